@@ -1,0 +1,10 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import { pipeline } from "node:stream/promises";
+
+/** Hex sha256 of a file, streamed: artifacts can be larger than we want to hold in memory. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(fs.createReadStream(file), hash);
+  return hash.digest("hex");
+}

@@ -1,0 +1,284 @@
+// The embedded local fleet: a gateway, a load balancer (HAProxy) and N app hosts, each an
+// sshd on its own loopback address with its own host key, deploy root and supervisord.
+// Everything the rest of Cutover sees is a `Host` reached over SSH through the gateway,
+// exactly as a production fleet behind a bastion.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { Host, connectionOf } from "../../../components/host";
+import { raw, script, sh } from "../../../scripts/quote";
+import { createFleetBase, removeFleetBase } from "../../../scripts/fleet/machine";
+import { gatewayAuthorizedKey, renderSshdConfig } from "../../../scripts/fleet/sshd";
+import { renderSupervisordConfig } from "../../../scripts/fleet/supervisord";
+import { renderHaproxyConfig } from "../../../scripts/fleet/haproxy-config";
+import { renderAppProgram } from "../../../scripts/fleet/program";
+import { LocalMachine } from "./machine";
+import { FleetPlan, LocalFleetHostSpec, MachinePlan, planFleet } from "./plan";
+
+export interface AppServiceSpec {
+  /** supervisord program name, e.g. "app". */
+  name: string;
+  /** Command and arguments, run inside the deploy root's `current` release. */
+  command: string[];
+  /** Extra environment; HOST and PORT are set per host. */
+  environment?: Record<string, string>;
+  /** Start the service with supervisord (false until a release exists is fine: it retries). */
+  autostart?: boolean;
+}
+
+export interface LocalFleetArgs {
+  hosts: LocalFleetHostSpec[];
+  /** First three octets of a 127.0.0.0/8 block; default 127.77.0. */
+  subnet?: string;
+  sshPort?: number;
+  appPort?: number;
+  lbPort?: number;
+  lbRole?: string;
+  /** Where the fleet's machines live on this computer; default /var/lib/cutover/fleets. */
+  baseDir?: string;
+  deployUser?: string;
+  appUser?: string;
+  /** The app each host runs under supervisord. */
+  service: AppServiceSpec;
+}
+
+export interface LocalLoadBalancer {
+  /** The LB machine, reached over SSH like any host, where the runtime API lives. */
+  host: Host;
+  url: string;
+  backend: string;
+  adminSocket: string;
+}
+
+const bash = ["/bin/bash", "-c"];
+
+export class LocalFleet extends pulumi.ComponentResource {
+  readonly hosts: Host[];
+  readonly gateway: Host;
+  readonly loadBalancer: LocalLoadBalancer;
+  /** What each host answered over SSH through the gateway: `<user> <host> <address:port>`. */
+  readonly reachable: pulumi.Output<Record<string, string>>;
+  readonly plan: FleetPlan;
+
+  constructor(name: string, args: LocalFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cutover:fleet:LocalFleet", name, {}, opts);
+    const spec = {
+      name,
+      subnet: args.subnet ?? "127.77.0",
+      hosts: args.hosts,
+      sshPort: args.sshPort ?? 2222,
+      appPort: args.appPort ?? 8080,
+      lbPort: args.lbPort ?? 8080,
+      lbRole: args.lbRole ?? "web",
+      baseDir: args.baseDir ?? "/var/lib/cutover/fleets",
+      deployUser: args.deployUser ?? "cutover",
+      appUser: args.appUser ?? "cutover-app",
+    };
+    const plan = planFleet(spec); // throws, naming the argument, before anything is created
+    this.plan = plan;
+
+    const usersArgs = { baseDir: spec.baseDir, fleetDir: plan.dir, deployUser: spec.deployUser, appUser: spec.appUser };
+    const base = new command.local.Command(
+      `${name}-base`,
+      { interpreter: bash, create: createFleetBase(usersArgs), delete: removeFleetBase(usersArgs), addPreviousOutputInEnv: false },
+      { parent: this },
+    );
+
+    // The deploy key exists only in Pulumi's state, as a secret; `logging: none` keeps it out
+    // of the engine's logs too.
+    const keyMarker = "#cutover-public-key";
+    const deployKey = new command.local.Command(
+      `${name}-deploy-key`,
+      {
+        interpreter: bash,
+        create: script([
+          'd=$(mktemp -d); trap \'rm -rf "$d"\' EXIT',
+          sh`ssh-keygen -q -t ed25519 -N '' -C ${`cutover-deploy@${name}`} -f "$d/key"`,
+          'cat "$d/key"',
+          sh`echo ${keyMarker}`,
+          'cat "$d/key.pub"',
+        ]),
+        logging: "none",
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this, additionalSecretOutputs: ["stdout"] },
+    );
+    const privateKey = pulumi.secret(deployKey.stdout.apply((s) => s.split(keyMarker)[0].trim() + "\n"));
+    const publicKey = pulumi.unsecret(deployKey.stdout.apply((s) => s.split(keyMarker)[1].trim()));
+
+    const sshdFor = (m: MachinePlan, gateway: boolean) =>
+      renderSshdConfig({
+        listenAddress: m.address,
+        port: spec.sshPort,
+        hostKeyPath: m.hostKey,
+        authorizedKeysPath: m.authorizedKeys,
+        pidFile: m.sshdPid,
+        allowUser: spec.deployUser,
+        gateway,
+      });
+    const machineOpts = { parent: this, dependsOn: [base] };
+
+    const reachableThroughGateway = [plan.lb, ...plan.hosts].map((m) => ({ address: m.address, port: spec.sshPort }));
+    const gatewayMachine = new LocalMachine(
+      `${name}-gateway`,
+      {
+        plan: plan.gateway,
+        label: `${name}/gateway`,
+        sshdConfig: sshdFor(plan.gateway, true),
+        authorizedKeys: publicKey.apply((k) => gatewayAuthorizedKey(k, reachableThroughGateway)),
+        files: {},
+        daemons: [],
+      },
+      machineOpts,
+    );
+    const gatewayEndpoint = {
+      address: plan.gateway.address,
+      port: spec.sshPort,
+      user: spec.deployUser,
+      privateKey,
+      hostKey: gatewayMachine.hostKey,
+    };
+    this.gateway = {
+      name: "gateway",
+      roles: [],
+      ssh: gatewayEndpoint,
+      root: plan.gateway.dir,
+      restartCommand: "true",
+      app: { address: plan.gateway.address, port: spec.appPort },
+      ready: gatewayMachine.ready,
+    };
+
+    const hostOf = (m: MachinePlan, machine: LocalMachine, restartCommand: string): Host => ({
+      name: m.name,
+      roles: m.roles,
+      ssh: {
+        address: m.address,
+        port: spec.sshPort,
+        user: spec.deployUser,
+        privateKey,
+        hostKey: machine.hostKey,
+        gateway: gatewayEndpoint,
+      },
+      root: m.root,
+      restartCommand,
+      app: { address: m.address, port: spec.appPort },
+      ready: [...gatewayMachine.ready, ...machine.ready],
+    });
+
+    // App hosts: sshd + supervisord running the app as the app user.
+    this.hosts = plan.hosts.map((m) => {
+      const conf = `${m.supervisorDir}/supervisord.conf`;
+      const socket = `${m.supervisorDir}/supervisor.sock`;
+      const supervisordConfig = renderSupervisordConfig({
+        dir: m.supervisorDir,
+        socketPath: socket,
+        socketOwner: `${spec.deployUser}:${spec.deployUser}`,
+        pidFile: `${m.supervisorDir}/supervisord.pid`,
+        logFile: `${m.supervisorDir}/supervisord.log`,
+        includeGlob: `${m.supervisorDir}/conf.d/*.conf`,
+      });
+      const program = renderAppProgram({
+        name: args.service.name,
+        command: args.service.command,
+        directory: `${m.root}/current`,
+        user: spec.appUser,
+        environment: { ...(args.service.environment ?? {}), HOST: m.address, PORT: String(spec.appPort) },
+        logDir: m.supervisorDir,
+        autostart: args.service.autostart ?? true,
+      });
+      const machine = new LocalMachine(
+        `${name}-${m.name}`,
+        {
+          plan: m,
+          label: `${name}/${m.name}`,
+          sshdConfig: sshdFor(m, false),
+          authorizedKeys: publicKey,
+          files: {
+            [conf]: supervisordConfig,
+            [`${m.supervisorDir}/conf.d/${args.service.name}.conf`]: program,
+            [`${m.dir}/identity`]: m.name,
+          },
+          root: { deployUser: spec.deployUser, appUser: spec.appUser },
+          daemons: [
+            {
+              name: "supervisord",
+              pidFile: `${m.supervisorDir}/supervisord.pid`,
+              configPath: conf,
+              config: supervisordConfig + program,
+              start: ["/usr/bin/supervisord", "-c", conf],
+              // Only programs whose section changed are restarted.
+              reload: ["/usr/bin/supervisorctl", "-c", conf, "update"],
+              logFile: `${m.supervisorDir}/supervisord.log`,
+            },
+          ],
+        },
+        machineOpts,
+      );
+      return hostOf(m, machine, sh`/usr/bin/supervisorctl -c ${conf} restart ${args.service.name}`);
+    });
+
+    // The load balancer: sshd + HAProxy fronting the lb role's hosts, health-checked.
+    const lb = plan.lb;
+    const haproxyCfg = `${lb.haproxyDir}/haproxy.cfg`;
+    const haproxyPid = `${lb.haproxyDir}/haproxy.pid`;
+    const adminSocket = `${lb.haproxyDir}/admin.sock`;
+    const backend = spec.lbRole;
+    const haproxyConfig = renderHaproxyConfig({
+      bindAddress: lb.address,
+      bindPort: spec.lbPort,
+      backend,
+      servers: plan.hosts.filter((h) => h.roles.includes(spec.lbRole)).map((h) => ({ name: h.name, address: h.address, port: spec.appPort })),
+      healthPath: "/healthz",
+      adminSocket,
+      adminUser: spec.deployUser,
+      pidFile: haproxyPid,
+    });
+    const lbMachine = new LocalMachine(
+      `${name}-lb`,
+      {
+        plan: lb,
+        label: `${name}/lb`,
+        sshdConfig: sshdFor(lb, false),
+        authorizedKeys: publicKey,
+        files: { [haproxyCfg]: haproxyConfig, [`${lb.dir}/identity`]: "lb" },
+        daemons: [
+          {
+            name: "haproxy",
+            pidFile: haproxyPid,
+            configPath: haproxyCfg,
+            config: haproxyConfig,
+            check: ["/usr/sbin/haproxy", "-c", "-q", "-f", haproxyCfg],
+            start: ["/usr/sbin/haproxy", "-D", "-p", haproxyPid, "-f", haproxyCfg],
+            // A new process takes over the listeners; the old one finishes its requests.
+            reload: ["/usr/sbin/haproxy", "-D", "-p", haproxyPid, "-f", haproxyCfg, "-sf", raw('"$pid"')],
+          },
+        ],
+      },
+      machineOpts,
+    );
+    this.loadBalancer = {
+      host: hostOf(lb, lbMachine, "true"),
+      url: `http://${lb.address}:${spec.lbPort}`,
+      backend,
+      adminSocket,
+    };
+
+    // First contact with every machine behind the gateway: proves the SSH path, pinned host
+    // keys and the deploy user. Runs once; an unchanged `up` runs nothing.
+    const identities = new Map([...plan.hosts, plan.lb].map((m) => [m.name, `${m.dir}/identity`]));
+    const answers = [...this.hosts, this.loadBalancer.host].map(
+      (h) =>
+        new command.remote.Command(
+          `${name}-${h.name}-reachable`,
+          {
+            connection: connectionOf(h),
+            // SSH_CONNECTION's 3rd and 4th fields: the address and port whose sshd answered.
+            create: sh`echo "$(id -un) $(cat ${identities.get(h.name) ?? ""}) $(echo "$SSH_CONNECTION" | cut -d' ' -f3,4 | tr ' ' :)"`,
+            addPreviousOutputInEnv: false,
+          },
+          { parent: this, dependsOn: h.ready },
+        ).stdout.apply((s) => [h.name, s.trim()] as const),
+    );
+    this.reachable = pulumi.all(answers).apply((pairs) => Object.fromEntries(pairs));
+    this.registerOutputs({ reachable: this.reachable, lbUrl: this.loadBalancer.url });
+  }
+}

@@ -1,0 +1,89 @@
+// Scripts that make and remove the local fleet's machines on this computer (run as root by
+// local commands). File contents arrive in environment variables, never spliced into shell.
+import { script, sh } from "../quote";
+
+export interface UsersArgs {
+  baseDir: string;
+  fleetDir: string;
+  deployUser: string;
+  appUser: string;
+}
+
+/**
+ * Machine-wide bookkeeping shared by every local fleet: which fleets exist (the users are
+ * removed with the last one) and whether Cutover created the users at all (so destroy never
+ * removes users it did not make).
+ */
+export const FLEET_REGISTRY = "/var/lib/cutover/.fleets";
+const usersMarker = `${FLEET_REGISTRY}/.users-created-by-cutover`;
+const registryEntry = (fleetDir: string) => `${FLEET_REGISTRY}/${fleetDir.replace(/\//g, "_")}`;
+
+export function createFleetBase(a: UsersArgs): string {
+  return script([
+    sh`install -d -m 0755 ${a.baseDir} ${a.fleetDir} ${FLEET_REGISTRY}`,
+    sh`touch ${registryEntry(a.fleetDir)}`,
+    // sshd's privilege separation directory; on a booted Debian it is made by the ssh service.
+    "install -d -m 0755 /run/sshd",
+    sh`if ! id -u ${a.appUser} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --shell /usr/sbin/nologin ${a.appUser}; touch ${usersMarker}; fi`,
+    sh`if ! id -u ${a.deployUser} >/dev/null 2>&1; then useradd --system --user-group --groups ${a.appUser} --home-dir /nonexistent --shell /bin/bash ${a.deployUser}; touch ${usersMarker}; fi`,
+    // A locked password ("!") makes sshd refuse even key logins when PAM is off; "*" is
+    // "no password" without locking the account.
+    sh`usermod -p '*' ${a.deployUser}`,
+    sh`echo ${`fleet base ready in ${a.fleetDir}`}`,
+  ]);
+}
+
+export function removeFleetBase(a: UsersArgs): string {
+  return script([
+    sh`rm -rf ${a.fleetDir} ${registryEntry(a.fleetDir)}`,
+    sh`rmdir ${a.baseDir} 2>/dev/null || true`,
+    // Users are shared by every fleet on the machine: remove them with the last one only.
+    sh`if [ -z "$(ls -A ${FLEET_REGISTRY} | grep -vxF .users-created-by-cutover)" ]; then`,
+    sh`  if [ -e ${usersMarker} ]; then userdel ${a.deployUser} 2>/dev/null || true; userdel ${a.appUser} 2>/dev/null || true; fi`,
+    sh`  rm -rf ${FLEET_REGISTRY}; rmdir /var/lib/cutover 2>/dev/null || true`,
+    "fi",
+  ]);
+}
+
+export interface MachineFilesArgs {
+  label: string;
+  dir: string;
+  sshDir: string;
+  sshdConfig: string;
+  hostKey: string;
+  authorizedKeys: string;
+  /** Deploy root, owned by the deploy user (hosts only). */
+  root?: { path: string; deployUser: string; appUser: string };
+  /** Extra config files: path → name of the environment variable holding the content. */
+  files: Record<string, string>;
+}
+
+/**
+ * Writes a machine's directories and config files, generates its SSH host key once, and
+ * prints the public host key (authorized_keys format) for pinning. Re-runnable: an update
+ * rewrites configs but keeps the host key and everything deployed under the root.
+ */
+export function writeMachineFiles(a: MachineFilesArgs): string {
+  const files = Object.entries(a.files);
+  return script([
+    "umask 022",
+    sh`install -d -m 0755 ${a.dir} ${a.sshDir}`,
+    ...files.map(([path]) => sh`install -d -m 0755 "$(dirname ${path})"`),
+    sh`printf '%s\n' "$SSHD_CONFIG" > ${a.sshdConfig}`,
+    sh`printf '%s\n' "$AUTHORIZED_KEYS" > ${a.authorizedKeys}`,
+    sh`chmod 0644 ${a.authorizedKeys}`,
+    ...files.map(([path, variable]) => `printf '%s\\n' "\${${envName(variable)}}" > ${sh`${path}`}`),
+    sh`[ -s ${a.hostKey} ] || ssh-keygen -q -t ed25519 -N '' -C ${a.label} -f ${a.hostKey}`,
+    a.root && sh`install -d -m 2775 -o ${a.root.deployUser} -g ${a.root.appUser} ${a.root.path}`,
+    sh`cut -d' ' -f1,2 ${`${a.hostKey}.pub`}`,
+  ]);
+}
+
+export function removeMachineFiles(dir: string): string {
+  return script([sh`rm -rf ${dir}`]);
+}
+
+function envName(name: string): string {
+  if (!/^[A-Z][A-Z0-9_]*$/.test(name)) throw new Error(`environment variable name ${JSON.stringify(name)} is invalid`);
+  return name;
+}

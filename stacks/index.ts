@@ -1,0 +1,43 @@
+// The one entry program for every Cutover stack; the only place that reads pulumi.Config.
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { LocalFleet, LocalFleetHostSpec } from "../lib";
+
+interface FleetConfig {
+  subnet?: string;
+  sshPort?: number;
+  appPort?: number;
+  lbPort?: number;
+  baseDir?: string;
+  hosts: LocalFleetHostSpec[];
+}
+
+const config = new pulumi.Config("cutover");
+const provider = config.get("provider") ?? "local";
+
+function localFleet() {
+  const fleetConfig = config.requireObject<FleetConfig>("fleet");
+  return new LocalFleet(config.get("fleetName") ?? pulumi.getStack(), {
+    ...fleetConfig,
+    service: {
+      name: "app",
+      // The sample app is plain Node.js; run it with the same Node that runs Pulumi.
+      command: [process.execPath, "server.js"],
+      environment: { NODE_ENV: "production" },
+    },
+  });
+}
+
+if (provider !== "local") {
+  throw new Error(
+    `cutover:provider "${provider}" is not available yet: only "local" (the embedded fleet) is implemented; ` +
+      "set `pulumi config set cutover:provider local` or use the dev stack",
+  );
+}
+const fleet = localFleet();
+
+export const lbUrl = fleet.loadBalancer.url;
+export const gateway = `${fleet.gateway.ssh.address}:${fleet.gateway.ssh.port}`;
+export const hosts = fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root }));
+export const reachable = fleet.reachable;
+export const sampleApp = path.resolve(__dirname, "..", "..", "stacks", "sample-app");
