@@ -1,7 +1,7 @@
 // The one entry program for every Cutover stack; the only place that reads pulumi.Config.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalFleet, LocalFleetHostSpec } from "../lib";
+import { Host, LocalFleet, LocalFleetHostSpec } from "../lib";
 
 interface FleetConfig {
   subnet?: string;
@@ -41,3 +41,12 @@ export const gateway = `${fleet.gateway.ssh.address}:${fleet.gateway.ssh.port}`;
 export const hosts = fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root }));
 export const reachable = fleet.reachable;
 export const sampleApp = path.resolve(__dirname, "..", "..", "stacks", "sample-app");
+// How to reach the fleet by hand (or from tests): pinned host keys, and the deploy key as a
+// secret (`pulumi stack output --show-secrets deployKey`).
+const endpoint = (h: Host) => ({ address: h.ssh.address, port: h.ssh.port, hostKey: h.ssh.hostKey });
+export const ssh = {
+  user: fleet.gateway.ssh.user,
+  gateway: endpoint(fleet.gateway),
+  hosts: Object.fromEntries([...fleet.hosts, fleet.loadBalancer.host].map((h) => [h.name, endpoint(h)])),
+};
+export const deployKey = pulumi.secret(fleet.gateway.ssh.privateKey);

@@ -125,7 +125,9 @@ export async function copyToRemote(c: Connection, source: string, remotePath: st
 
 /** ssh's own failures (exit 255) are about reaching the host, not the command. */
 export function connectionError(c: Connection, r: RunResult): Error {
-  const reason = r.stderr.trim().split("\n").filter(Boolean).slice(-3).join("; ") || `exit ${r.code}`;
+  // ssh's advice about its known_hosts file points at our temp file: not useful to the user.
+  const lines = r.stderr.split("\n").map((l) => l.trim()).filter((l) => l && !l.includes("cutover-ssh-") && !/^Offending|^Remove with|^@+$|^Please contact/.test(l));
+  const reason = lines.slice(-3).join("; ") || `exit ${r.code}`;
   const hint = /host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(r.stderr)
     ? " (the host presented a key other than the pinned connection.hostKey: check the host, then update the pinned key)"
     : "";

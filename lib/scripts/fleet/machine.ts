@@ -17,6 +17,8 @@ export interface UsersArgs {
 export const FLEET_REGISTRY = "/var/lib/cutover/.fleets";
 const usersMarker = `${FLEET_REGISTRY}/.users-created-by-cutover`;
 const registryEntry = (fleetDir: string) => `${FLEET_REGISTRY}/${fleetDir.replace(/\//g, "_")}`;
+/** The deploy user's home: a real directory, so sessions start somewhere sane. */
+const homeOf = (user: string) => `/var/lib/cutover/home/${user}`;
 
 export function createFleetBase(a: UsersArgs): string {
   return script([
@@ -25,7 +27,8 @@ export function createFleetBase(a: UsersArgs): string {
     // sshd's privilege separation directory; on a booted Debian it is made by the ssh service.
     "install -d -m 0755 /run/sshd",
     sh`if ! id -u ${a.appUser} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --shell /usr/sbin/nologin ${a.appUser}; touch ${usersMarker}; fi`,
-    sh`if ! id -u ${a.deployUser} >/dev/null 2>&1; then useradd --system --user-group --groups ${a.appUser} --home-dir /nonexistent --shell /bin/bash ${a.deployUser}; touch ${usersMarker}; fi`,
+    sh`if ! id -u ${a.deployUser} >/dev/null 2>&1; then useradd --system --user-group --groups ${a.appUser} --home-dir ${homeOf(a.deployUser)} --shell /bin/bash ${a.deployUser}; touch ${usersMarker}; fi`,
+    sh`install -d -m 0750 -o ${a.deployUser} -g ${a.deployUser} ${homeOf(a.deployUser)}`,
     // A locked password ("!") makes sshd refuse even key logins when PAM is off; "*" is
     // "no password" without locking the account.
     sh`usermod -p '*' ${a.deployUser}`,
@@ -40,7 +43,7 @@ export function removeFleetBase(a: UsersArgs): string {
     // Users are shared by every fleet on the machine: remove them with the last one only.
     sh`if [ -z "$(ls -A ${FLEET_REGISTRY} | grep -vxF .users-created-by-cutover)" ]; then`,
     sh`  if [ -e ${usersMarker} ]; then userdel ${a.deployUser} 2>/dev/null || true; userdel ${a.appUser} 2>/dev/null || true; fi`,
-    sh`  rm -rf ${FLEET_REGISTRY}; rmdir /var/lib/cutover 2>/dev/null || true`,
+    sh`  rm -rf ${FLEET_REGISTRY} ${homeOf(a.deployUser)}; rmdir /var/lib/cutover/home /var/lib/cutover 2>/dev/null || true`,
     "fi",
   ]);
 }
@@ -79,8 +82,16 @@ export function writeMachineFiles(a: MachineFilesArgs): string {
   ]);
 }
 
+/**
+ * Removes a machine. Its daemons were stopped first; anything still running from inside it
+ * (an app orphaned when its supervisor was killed) is killed too, so nothing is left behind.
+ */
 export function removeMachineFiles(dir: string): string {
-  return script([sh`rm -rf ${dir}`]);
+  return script([
+    sh`dir=${dir}`,
+    'for p in /proc/[0-9]*; do cwd=$(readlink "$p/cwd" 2>/dev/null) || continue; case "$cwd" in "$dir"|"$dir"/*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;; esac; done',
+    'rm -rf "$dir"',
+  ]);
 }
 
 function envName(name: string): string {

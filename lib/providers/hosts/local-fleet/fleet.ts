@@ -231,6 +231,8 @@ export class LocalFleet extends pulumi.ComponentResource {
       adminSocket,
       adminUser: spec.deployUser,
       pidFile: haproxyPid,
+      // Debian's haproxy package creates this unprivileged user.
+      runAs: "haproxy",
     });
     const lbMachine = new LocalMachine(
       `${name}-lb`,

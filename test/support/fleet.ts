@@ -1,0 +1,75 @@
+// Reaching a local fleet from a test the way an operator would: the system's ssh client,
+// through the gateway, with the stack's pinned host keys and deploy key.
+import * as fs from "node:fs";
+import { OutputMap } from "@pulumi/pulumi/automation";
+import { Connection, runRemote } from "../../lib/engine/command-provider/ssh";
+import { RunResult } from "../../lib/engine/command-provider/run";
+import { sh } from "../../lib/scripts/quote";
+
+export interface FleetAccess {
+  connection(host: string): Connection;
+  run(host: string, script: string): Promise<RunResult>;
+  /** Runs and fails the test with the host's stderr when the command fails. */
+  must(host: string, script: string): Promise<string>;
+}
+
+export function fleetAccess(outputs: OutputMap): FleetAccess {
+  const ssh = outputs.ssh.value as {
+    user: string;
+    gateway: { address: string; port: number; hostKey: string };
+    hosts: Record<string, { address: string; port: number; hostKey: string }>;
+  };
+  const privateKey = outputs.deployKey.value as string;
+  const connection = (host: string): Connection => {
+    const h = ssh.hosts[host];
+    if (!h) throw new Error(`no host ${host} in the stack's outputs`);
+    return {
+      host: h.address,
+      port: h.port,
+      user: ssh.user,
+      privateKey,
+      hostKey: h.hostKey,
+      proxy: { host: ssh.gateway.address, port: ssh.gateway.port, user: ssh.user, privateKey, hostKey: ssh.gateway.hostKey },
+    };
+  };
+  const run = (host: string, script: string) => runRemote(connection(host), script, undefined, {});
+  return {
+    connection,
+    run,
+    async must(host, script) {
+      const r = await run(host, script);
+      if (r.code !== 0) throw new Error(`${host}: exit ${r.code}: ${r.stderr}`);
+      return r.stdout;
+    },
+  };
+}
+
+/** Processes of a fleet: their command line mentions its dir, or they run inside it. */
+export function fleetProcesses(dir: string): Array<{ pid: number; cmdline: string }> {
+  const found: Array<{ pid: number; cmdline: string }> = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim();
+      let cwd = "";
+      try {
+        cwd = fs.readlinkSync(`/proc/${entry}/cwd`);
+      } catch {
+        /* a process may exit while we look */
+      }
+      if (cmdline && (cmdline.includes(dir) || cwd === dir || cwd.startsWith(`${dir}/`))) found.push({ pid: Number(entry), cmdline });
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
+}
+
+/** HAProxy's view of a backend, read over SSH on the LB host through its runtime API. */
+export async function backendStatus(fleet: FleetAccess, adminSocket: string, backend: string): Promise<Record<string, string>> {
+  const csv = await fleet.must("lb", sh`echo 'show stat' | socat stdio ${`unix-connect:${adminSocket}`}`);
+  const rows = csv.split("\n").filter((l) => l.startsWith(`${backend},`));
+  return Object.fromEntries(
+    rows.map((l) => l.split(",")).filter((f) => f[1] !== "BACKEND").map((f) => [f[1], f[17]]),
+  );
+}
