@@ -1,4 +1,8 @@
 // Cutover's public API: components, providers, and the pure planning and script layers.
 export { Host, SshEndpoint, connectionOf } from "./components/host";
+export { Deployment, DeploymentArgs, MigrationSpec } from "./components/deployment";
+export { ReleaseDirectory, ArtifactRef, PrepareSpec } from "./components/release-directory";
 export * from "./providers/hosts/local-fleet";
-export { sh, quote, raw, script } from "./scripts/quote";
+export * from "./artifact";
+export * as plan from "./plan";
+export * as scripts from "./scripts";

@@ -1,7 +1,8 @@
 // The one entry program for every Cutover stack; the only place that reads pulumi.Config.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { Host, LocalFleet, LocalFleetHostSpec } from "../lib";
+import { Deployment, Host, LocalFleet, LocalFleetHostSpec, buildArtifact } from "../lib";
+import { AppConfig, artifactDir, deployerName, resolveSource } from "./app-config";
 
 interface FleetConfig {
   subnet?: string;
@@ -36,6 +37,20 @@ if (provider !== "local") {
 }
 const fleet = localFleet();
 
+const app = config.getObject<AppConfig>("app");
+const deployment = app
+  ? new Deployment("app", {
+      hosts: fleet.hosts,
+      artifact: buildArtifact({ sourceDir: resolveSource(app), versionLabel: app.version, outDir: artifactDir() }),
+      prepare: app.prepare,
+      migration: app.migration,
+      keepReleases: app.keepReleases,
+      deployer: deployerName(app),
+      stack: pulumi.getStack(),
+    })
+  : undefined;
+
+export const releaseId = deployment?.releaseId;
 export const lbUrl = fleet.loadBalancer.url;
 export const gateway = `${fleet.gateway.ssh.address}:${fleet.gateway.ssh.port}`;
 export const hosts = fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root }));

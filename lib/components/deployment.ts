@@ -1,0 +1,108 @@
+// One deploy as one dependency graph (see shared/ARCHITECTURE.md):
+//   artifact → ReleaseDirectory(h) for every host, in parallel
+//           → gate: nothing activates before every host prepared
+//           → migration once, on the migration host
+//           → activation host by host (the rollout slots in here)
+//           → prune on each host after its activation.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { Host } from "./host";
+import { hostStep } from "./host-step";
+import { ArtifactRef, PrepareSpec, ReleaseDirectory } from "./release-directory";
+import { activateRelease } from "../scripts/activate";
+import { runMigration } from "../scripts/migrate";
+import { pruneReleases } from "../scripts/prune";
+import { validateCommand, validateKeepReleases, validateLabel } from "../plan";
+
+export interface MigrationSpec {
+  /** Name of the host that runs it (keep it stable: the run-once marker lives there). */
+  host: string;
+  command: string;
+  /** Runs first; a failing backup stops the migration. */
+  backupCommand?: string;
+}
+
+export interface DeploymentArgs {
+  hosts: Host[];
+  artifact: pulumi.Input<ArtifactRef>;
+  prepare?: PrepareSpec;
+  migration?: MigrationSpec;
+  /** Releases kept on each host, current and previous included (default 5, at least 2). */
+  keepReleases?: number;
+  /** Who deploys (history.log, lock owner). */
+  deployer: string;
+  /** The stack deploying (lock messages name it). */
+  stack: string;
+}
+
+function validate(args: DeploymentArgs): void {
+  if (args.hosts.length === 0) throw new Error("Deployment: hosts is empty; give at least one host to deploy to");
+  const names = args.hosts.map((h) => h.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new Error(`Deployment: host ${dup} appears twice in hosts; host names must be unique`);
+  validateKeepReleases(args.keepReleases ?? 5, "keepReleases");
+  validateLabel(args.deployer, "deployer");
+  validateLabel(args.stack, "stack");
+  if (args.prepare?.installCommand !== undefined) validateCommand(args.prepare.installCommand, "prepare.installCommand");
+  for (const [role, hooks] of Object.entries(args.prepare?.buildHooks ?? {})) {
+    hooks.forEach((h, i) => validateCommand(h, `prepare.buildHooks.${role}[${i}]`));
+  }
+  if (args.migration) {
+    if (!names.includes(args.migration.host)) {
+      throw new Error(`Deployment: migration.host ${JSON.stringify(args.migration.host)} is not one of the hosts (${names.join(", ")}); name one of them`);
+    }
+    validateCommand(args.migration.command, "migration.command");
+    if (args.migration.backupCommand !== undefined) validateCommand(args.migration.backupCommand, "migration.backupCommand");
+  }
+}
+
+export class Deployment extends pulumi.ComponentResource {
+  readonly releaseId: pulumi.Output<string>;
+  /** The activation step of each host, by host name. */
+  readonly activations: Record<string, command.remote.Command> = {};
+
+  constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cutover:deploy:Deployment", name, {}, opts);
+    validate(args); // before any resource exists, so bad input changes nothing on a host
+    const artifact = pulumi.output(args.artifact);
+    this.releaseId = artifact.releaseId;
+    const lock = { owner: args.deployer, stack: args.stack };
+    const keep = args.keepReleases ?? 5;
+
+    const prepared = args.hosts.map(
+      (host) =>
+        new ReleaseDirectory(`${name}-${host.name}`, { host, artifact, prepare: args.prepare ?? {}, lock }, { parent: this })
+          .prepared,
+    );
+    const gate: pulumi.Resource[] = [...prepared];
+    if (args.migration) {
+      const m = args.migration;
+      const host = args.hosts.find((h) => h.name === m.host)!;
+      gate.push(
+        hostStep(`${name}-migrate`, host, lock, this.releaseId, (id) =>
+          runMigration({ root: host.root, releaseId: id, host: host.name, command: m.command, backupCommand: m.backupCommand }),
+        { parent: this, dependsOn: prepared },
+        ),
+      );
+    }
+
+    let previous: pulumi.Resource[] = [];
+    for (const host of args.hosts) {
+      const activate = hostStep(
+        `${name}-${host.name}-activate`,
+        host,
+        lock,
+        this.releaseId,
+        (id) => activateRelease({ root: host.root, releaseId: id, host: host.name, restartCommand: host.restartCommand, by: args.deployer }),
+        { parent: this, dependsOn: [...gate, ...previous] },
+      );
+      this.activations[host.name] = activate;
+      hostStep(`${name}-${host.name}-prune`, host, lock, this.releaseId, () => pruneReleases({ root: host.root, keep, host: host.name }), {
+        parent: this,
+        dependsOn: [activate],
+      });
+      previous = [activate];
+    }
+    this.registerOutputs({ releaseId: this.releaseId });
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The shape every on-host script shares, so each script file only holds its own steps:
+ *
+ *   set -eu
+ *   host=web3                 ← every input becomes one quoted assignment (quote.ts)
+ *   root=/srv/app
+ *   fail() { … }              ← constant shell functions
+ *   …body…                    ← constant shell text that only uses "$variables"
+ *
+ * Inputs are never spliced into command text: the body refers to them as double-quoted
+ * variables, so the only place user data meets the shell is the quoted assignment.
+ */
+import { quote, script, sh, type Word } from "./quote";
+
+/** Shell variable names Cutover assigns; a constant identifier, never user input. */
+type VarName = string;
+
+export interface HostScript {
+  /** Host label used in `cutover[<host>] <step>:` messages (any text; it is quoted). */
+  host: string;
+  /** Inputs, assigned in order as `name=<quoted value>`. */
+  vars?: Record<VarName, string | number>;
+  /** Constant helper functions (from this file) the body uses. */
+  functions?: readonly string[];
+  /** Body lines: constant shell text, or lines built with `sh` (which quotes). */
+  body: ReadonlyArray<string | false | undefined>;
+}
+
+const VAR_NAME = /^[a-z_][a-z0-9_]*$/;
+
+export function assign(name: VarName, value: string | number): string {
+  if (!VAR_NAME.test(name)) throw new Error(`internal: bad shell variable name ${JSON.stringify(name)}`);
+  return `${name}=${quote(value)}`;
+}
+
+/** Builds a whole script: strict mode, quoted inputs, helpers, body. */
+export function hostScript({ host, vars = {}, functions = [], body }: HostScript): string {
+  return script([
+    assign("host", host),
+    ...Object.entries(vars).map(([name, value]) => assign(name, value)),
+    FAIL_SH,
+    ...functions,
+    ...body,
+  ]);
+}
+
+/** A body line that calls a shell function with quoted arguments: `call("link_dir", d)`. */
+export function call(fn: string, ...args: Word[]): string {
+  if (!VAR_NAME.test(fn)) throw new Error(`internal: bad shell function name ${JSON.stringify(fn)}`);
+  return `${fn} ${sh`${args}`}`;
+}
+
+/**
+ * `fail STEP MESSAGE` prints `cutover[<host>] <step>: <message>` to stderr and exits 1;
+ * `warn` prints the same shape with `warning:` and carries on; `say` reports progress on stdout.
+ * printf's format is constant, values are arguments, so no input is read as a format.
+ */
+export const FAIL_SH = [
+  "fail() { printf 'cutover[%s] %s: %s\\n' \"$host\" \"$1\" \"$2\" >&2; exit 1; }",
+  "warn() { printf 'cutover[%s] %s: warning: %s\\n' \"$host\" \"$1\" \"$2\" >&2; }",
+  "say() { printf 'cutover[%s] %s: %s\\n' \"$host\" \"$1\" \"$2\"; }",
+].join("\n");
+
+/** `now` prints the UTC time in ISO 8601, the format of lock info and history lines. */
+export const NOW_SH = "now() { date -u +%Y-%m-%dT%H:%M:%SZ; }";
+
+// The character set of release ids, spelled out rather than as ranges: a range like [a-z]
+// in a `case` pattern can follow the locale's collation in some shells.
+const ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/**
+ * `is_release_id NAME`: status 0 iff NAME matches plan/release-id's rule
+ * (`<label>-<12 lowercase hex>`, label 1-40 of [A-Za-z0-9._-] starting alphanumeric).
+ * `case` patterns, not grep: a name read from a listing may contain a newline, and a
+ * line-based matcher would accept it if any one of its lines matched.
+ */
+export const IS_RELEASE_ID_SH = [
+  "is_release_id() {",
+  `  case $1 in [${ALNUM}]*) ;; *) return 1 ;; esac`,
+  `  case $1 in *[!${ID_CHARS}]*) return 1 ;; esac`,
+  "  _label=${1%-*}",
+  "  _sha=${1##*-}",
+  '  [ "$_label" != "$1" ] || return 1',
+  "  [ ${#_label} -ge 1 ] && [ ${#_label} -le 40 ] && [ ${#_sha} -eq 12 ] || return 1",
+  "  case $_sha in *[!0123456789abcdef]*) return 1 ;; esac",
+  "}",
+].join("\n");
+
+/**
+ * `run_user STEP COMMAND DIR`: runs a user-given shell command (install, build hook,
+ * migration, backup) with `sh -c` inside DIR. The command is deliberately shell code; it
+ * arrives as ONE quoted string and is never spliced into Cutover's own script text.
+ * It sees CUTOVER_ROOT, CUTOVER_RELEASE, CUTOVER_RELEASE_DIR, CUTOVER_SHARED_DIR and
+ * CUTOVER_HOST. When $app_user is set and differs from the SSH user, it runs as $app_user
+ * (possible only when connected as root); a failure stops the script naming STEP.
+ * Expects $root, $release_id, $release_dir, $shared and $app_user to be set.
+ */
+export const RUN_USER_SH = [
+  "run_user() {",
+  '  if [ -n "$app_user" ] && [ "$(id -un)" != "$app_user" ]; then',
+  '    [ "$(id -u)" = 0 ] || fail "$1" "connected as $(id -un), which cannot run commands as app user $app_user; connect as root or as $app_user"',
+  '    set -- "$1" "$2" "$3" runuser -u "$app_user" --',
+  "  else",
+  '    set -- "$1" "$2" "$3"',
+  "  fi",
+  '  _step=$1 _cmd=$2 _dir=$3',
+  "  shift 3",
+  '  if (cd "$_dir" && "$@" env CUTOVER_ROOT="$root" CUTOVER_RELEASE="$release_id" CUTOVER_RELEASE_DIR="$release_dir" \\',
+  '      CUTOVER_SHARED_DIR="$shared" CUTOVER_HOST="$host" sh -c "$_cmd"); then',
+  "    :",
+  "  else",
+  "    _status=$?",
+  '    fail "$_step" "command exited with status $_status: $_cmd"',
+  "  fi",
+  "}",
+].join("\n");

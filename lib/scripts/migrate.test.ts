@@ -1,0 +1,69 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { runMigration, type MigrationArgs } from "./migrate";
+import { SHELLS, fakeRelease, run, rid, sandbox, type Sandbox } from "./testing/sandbox";
+
+let box: Sandbox;
+let args: MigrationArgs;
+beforeEach(() => {
+  box = sandbox();
+  fakeRelease(box.root, rid(1));
+  args = {
+    root: box.root,
+    releaseId: rid(1),
+    host: "web1",
+    command: 'echo "migrate $CUTOVER_RELEASE in $(pwd)" >> ../../log',
+    backupCommand: "echo backup >> ../../log",
+  };
+});
+afterEach(() => box.cleanup());
+
+const log = () => fs.readFileSync(path.join(box.root, "log"), "utf8");
+const marker = () => path.join(box.root, ".cutover", "migrations", rid(1));
+
+describe.each(SHELLS)("runMigration under %s", (shell) => {
+  it("backs up, migrates inside the release, then runs never again for that release", () => {
+    const first = run(runMigration(args), { shell });
+    expect(first.stderr).toBe("");
+    expect(first.stdout).toBe(`cutover[web1] backup: done\ncutover[web1] migrate: migration for ${rid(1)} done\n`);
+    expect(log()).toBe(`backup\nmigrate ${rid(1)} in ${path.join(box.root, "releases", rid(1))}\n`);
+    expect(fs.readFileSync(marker(), "utf8")).toMatch(/^ran at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$/);
+
+    const second = run(runMigration(args), { shell });
+    expect(second.status).toBe(0);
+    expect(second.stdout).toMatch(new RegExp(`^cutover\\[web1\\] migrate: migration for ${rid(1)} already ran \\(ran at .*\\)\\n$`));
+    expect(log().match(/migrate/g)).toHaveLength(1);
+  });
+
+  it("a failing backup stops before the migration and leaves no marker", () => {
+    const r = run(runMigration({ ...args, backupCommand: "exit 7" }), { shell });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("cutover[web1] backup: command exited with status 7: exit 7\n");
+    expect(fs.existsSync(path.join(box.root, "log"))).toBe(false);
+    expect(fs.existsSync(marker())).toBe(false);
+  });
+
+  it("a failing migration leaves no marker, so the next deploy retries it", () => {
+    const r = run(runMigration({ ...args, backupCommand: undefined, command: "echo try >> ../../log; exit 2" }), { shell });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("cutover[web1] migrate: command exited with status 2: echo try >> ../../log; exit 2\n");
+    expect(fs.existsSync(marker())).toBe(false);
+    expect(run(runMigration({ ...args, backupCommand: undefined }), { shell }).status).toBe(0);
+    expect(log()).toBe(`try\nmigrate ${rid(1)} in ${path.join(box.root, "releases", rid(1))}\n`);
+  });
+
+  it("refuses a release that is not prepared on this host", () => {
+    const r = run(runMigration({ ...args, releaseId: rid(9) }), { shell });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`cutover[web1] migrate: release ${rid(9)} is not prepared on this host`);
+  });
+});
+
+describe("runMigration", () => {
+  it("validates its arguments", () => {
+    expect(() => runMigration({ ...args, command: "" })).toThrow(/^migrationCommand "" is invalid/);
+    expect(() => runMigration({ ...args, backupCommand: "  " })).toThrow(/^backupCommand /);
+    expect(() => runMigration({ ...args, releaseId: "x" })).toThrow(/^releaseId /);
+  });
+});

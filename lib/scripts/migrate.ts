@@ -1,0 +1,58 @@
+/**
+ * Run-once migration. Runs on one host (the migration host) after every host prepared and
+ * before any host is activated, so old code keeps serving while the schema moves: migrations
+ * must therefore be backward compatible with the release still live.
+ *
+ * "Once" is kept by a marker, `<root>/.cutover/migrations/<id>`, written only after the
+ * migration succeeded: a retried deploy, or a rollback-then-redeploy of the same id, skips it.
+ * The marker lives on the migration host, so keep that host stable across deploys.
+ * The optional backup command runs first and a failing backup stops the migration.
+ * Both commands are the user's shell code, run with `sh -c` inside releases/<id>.
+ */
+import { RUN_USER_SH, hostScript } from "./common";
+import { layout } from "./layout";
+import { NOW_SH } from "./common";
+import { assertReleaseId, validateCommand, validateUnixUser } from "../plan";
+
+export interface MigrationArgs {
+  root: string;
+  releaseId: string;
+  host: string;
+  /** Shell command that migrates (e.g. "npm run migrate"). */
+  command: string;
+  /** Shell command run before the migration (e.g. "pg_dump … > /backups/$CUTOVER_RELEASE.sql"). */
+  backupCommand?: string;
+  /** Account that runs both commands (when connected as root). */
+  appUser?: string;
+}
+
+export function runMigration({ root, releaseId, host, command, backupCommand, appUser }: MigrationArgs): string {
+  const l = layout(root);
+  const id = assertReleaseId(releaseId);
+  return hostScript({
+    host,
+    vars: {
+      root: l.root,
+      release_id: id,
+      release_dir: l.releaseDir(id),
+      shared: l.sharedDir,
+      migrations: l.migrationsDir,
+      marker: l.migrationMarker(id),
+      migrate_cmd: validateCommand(command, "migrationCommand"),
+      backup_cmd: backupCommand === undefined ? "" : validateCommand(backupCommand, "backupCommand"),
+      app_user: appUser === undefined ? "" : validateUnixUser(appUser, "appUser"),
+    },
+    functions: [NOW_SH, RUN_USER_SH],
+    body: [
+      'if [ -f "$marker" ]; then say migrate "migration for $release_id already ran ($(cat -- "$marker"))"; exit 0; fi',
+      '[ -f "$release_dir/.prepared" ] ||',
+      '  fail migrate "release $release_id is not prepared on this host ($release_dir/.prepared is missing); prepare it here before migrating"',
+      'mkdir -p -- "$migrations" || fail migrate "cannot create $migrations"',
+      'if [ -n "$backup_cmd" ]; then run_user backup "$backup_cmd" "$release_dir"; say backup "done"; fi',
+      'run_user migrate "$migrate_cmd" "$release_dir"',
+      "printf 'ran at %s\\n' \"$(now)\" > \"$marker.tmp\" && mv -f -- \"$marker.tmp\" \"$marker\" ||",
+      '  fail migrate "the migration succeeded but $marker could not be written; create it by hand or the next deploy of $release_id runs it again"',
+      'say migrate "migration for $release_id done"',
+    ],
+  });
+}

@@ -1,0 +1,128 @@
+/**
+ * Test support for lib/scripts (not exported from the library): runs generated scripts for
+ * real, under bash and dash (the login shell on a host may be either), against throwaway
+ * deploy roots. Kept out of *.test.ts files so several test files can share it.
+ */
+import { execFile, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export const SHELLS = ["bash", "dash"] as const;
+export type Shell = (typeof SHELLS)[number];
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  shell?: Shell;
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+function env(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+  return { ...process.env, LC_ALL: "C.UTF-8", ...extra };
+}
+
+/** Runs `script` with `<shell> -c`, synchronously. */
+export function run(script: string, { shell = "bash", env: extra, cwd, timeoutMs = 20_000 }: RunOptions = {}): RunResult {
+  const r = spawnSync(shell, ["-c", script], { encoding: "utf8", env: env(extra), cwd, timeout: timeoutMs });
+  if (r.error) throw r.error;
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Same, without blocking the event loop (for tests that serve HTTP from this process). */
+export function runAsync(script: string, { shell = "bash", env: extra, cwd, timeoutMs = 20_000 }: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(shell, ["-c", script], { encoding: "utf8", env: env(extra), cwd, timeout: timeoutMs }, (error, stdout, stderr) => {
+      const status = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+export interface Sandbox {
+  /** The temp directory holding everything. */
+  dir: string;
+  /** A deploy root inside it, with a name that needs quoting. */
+  root: string;
+  cleanup(): void;
+}
+
+/**
+ * A fresh deploy root. Its name has a space, a quote and `$(…)` in it, so every test that
+ * uses it also proves those paths survive the generated scripts.
+ */
+export function sandbox(rootName = "app's $(root) `x`; y"): Sandbox {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-scripts-"));
+  fs.chmodSync(dir, 0o755);
+  const root = path.join(dir, rootName);
+  fs.mkdirSync(root);
+  return { dir, root, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function sha256File(file: string): string {
+  return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+/** Writes `files` into a fresh directory and packs it as a .tar.gz with the tar CLI. */
+export function makeArtifact(dir: string, files: Record<string, string>, name = "app.tar.gz"): { path: string; sha256: string } {
+  const src = fs.mkdtempSync(path.join(dir, "src-"));
+  for (const [rel, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(src, rel)), { recursive: true });
+    fs.writeFileSync(path.join(src, rel), content);
+  }
+  const out = path.join(dir, name);
+  const r = spawnSync("tar", ["-czf", out, "-C", src, "."], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`tar failed: ${r.stderr}`);
+  return { path: out, sha256: sha256File(out) };
+}
+
+/** A release directory as prepare leaves it (for tests of later steps). */
+export function fakeRelease(root: string, id: string, { prepared = true, activatedAt }: { prepared?: boolean; activatedAt?: number } = {}): string {
+  const dir = path.join(root, "releases", id);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "REVISION"), `${id}\n`);
+  if (prepared) fs.writeFileSync(path.join(dir, ".prepared"), "");
+  if (activatedAt !== undefined) {
+    // Prune orders by .activated, else .prepared, else the directory itself.
+    if (prepared) {
+      fs.writeFileSync(path.join(dir, ".activated"), "");
+      fs.utimesSync(path.join(dir, ".activated"), activatedAt, activatedAt);
+      fs.utimesSync(path.join(dir, ".prepared"), activatedAt - 1, activatedAt - 1);
+    }
+    fs.utimesSync(dir, activatedAt, activatedAt);
+  }
+  return dir;
+}
+
+/** `releases/<id>` as the release `current` points to, or undefined. */
+export function currentOf(root: string): string | undefined {
+  try {
+    return fs.readlinkSync(path.join(root, "current"));
+  } catch {
+    return undefined;
+  }
+}
+
+export function historyOf(root: string): Array<Record<string, unknown>> {
+  const file = path.join(root, ".cutover", "history.log");
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A release id for tests: `v<n>-<n as 12 hex digits>`. */
+export const rid = (n: number) => `v${n}-${n.toString(16).padStart(12, "0")}`;
+
+export function hasCommand(name: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${name}`]).status === 0;
+}

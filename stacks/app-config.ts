@@ -1,0 +1,31 @@
+// The `cutover:app` config block: what to deploy and how. Read only by stacks/index.ts.
+import * as os from "node:os";
+import * as path from "node:path";
+import { MigrationSpec, PrepareSpec } from "../lib";
+
+export interface AppConfig {
+  /** App directory, relative to the project (or absolute). */
+  source: string;
+  /** Version label: part of the release id. */
+  version: string;
+  prepare?: PrepareSpec;
+  migration?: MigrationSpec;
+  keepReleases?: number;
+  /** Who deploys; defaults to the local user. */
+  deployer?: string;
+}
+
+export const projectDir = path.resolve(__dirname, "..", "..");
+
+export function resolveSource(app: AppConfig): string {
+  return path.isAbsolute(app.source) ? app.source : path.join(projectDir, app.source);
+}
+
+/** Built artifacts are kept outside the repo, beside the engine cache. */
+export function artifactDir(): string {
+  return path.join(process.env.CUTOVER_CACHE ?? path.join(os.homedir(), ".cache", "cutover"), "artifacts");
+}
+
+export function deployerName(app: AppConfig): string {
+  return app.deployer ?? `${os.userInfo().username}@${os.hostname()}`;
+}
