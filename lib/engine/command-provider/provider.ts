@@ -36,6 +36,17 @@ function inputsOf(type: string, props: Props): Props {
   return Object.fromEntries(keys.filter((k) => props[k] !== undefined).map((k) => [k, props[k]]));
 }
 
+/**
+ * What identifies a copy's source for diffing: the content hash the engine computes for
+ * assets (in a diff the engine may send the hash alone, without the path); the path or text
+ * when there is no hash.
+ */
+function comparable(props: Props): Props {
+  const source = props.source;
+  if (!isAssetOrArchive(source)) return props;
+  return { ...props, source: source.hash !== undefined ? { hash: source.hash } : { path: source.path, text: source.text } };
+}
+
 function failure(urn: string, op: Op, what: string, r: RunResult): Error {
   const tail = (s: string) => s.trim().split("\n").slice(-20).join("\n");
   return new Error(
@@ -74,19 +85,6 @@ function sourceFile(source: Record<string, unknown>): { path: string; recursive:
   throw new Error("CopyToRemote: only file and directory sources (FileAsset, FileArchive) are supported");
 }
 
-function sourceHash(source: unknown): string {
-  if (!isAssetOrArchive(source)) return "";
-  const h = crypto.createHash("sha256");
-  const add = (p: string) => {
-    const st = fs.statSync(p);
-    if (st.isDirectory()) for (const e of fs.readdirSync(p).sort()) add(`${p}/${e}`);
-    else h.update(p).update(fs.readFileSync(p));
-  };
-  const { path } = sourceFile(source);
-  add(path);
-  return h.digest("hex");
-}
-
 async function apply(urn: string, op: Op, inputs: Props, previous?: Props): Promise<Props> {
   const type = typeOf(urn);
   if (type === COPY) {
@@ -94,7 +92,7 @@ async function apply(urn: string, op: Op, inputs: Props, previous?: Props): Prom
     const { path, recursive } = sourceFile(inputs.source as Record<string, unknown>);
     const r = await copyToRemote(c, path, String(inputs.remotePath), recursive);
     if (r.code !== 0) throw r.code === 255 && /lost connection|Connection|Host key/i.test(r.stderr) ? connectionError(c, r) : failure(urn, op, `copying ${path} to ${describe(c)}:${inputs.remotePath}`, r);
-    return { ...inputs, sourceHash: sourceHash(inputs.source) };
+    return { ...inputs };
   }
   // update falls back to create, as in pulumi-command.
   const script = (op === "update" ? (inputs.update ?? inputs.create) : inputs[op]) as string | undefined;
@@ -121,16 +119,9 @@ export class CommandProvider implements provider.Provider {
 
   async diff(_id: string, urn: string, olds: Props, news: Props): Promise<provider.DiffResult> {
     const type = typeOf(urn);
-    const before = inputsOf(type, unwrap(olds).plain);
-    const after = inputsOf(type, unwrap(news).plain);
+    const before = comparable(inputsOf(type, unwrap(olds).plain));
+    const after = comparable(inputsOf(type, unwrap(news).plain));
     const changed = INPUTS[type].filter((k) => !util.isDeepStrictEqual(before[k], after[k]));
-    if (type === COPY && !changed.includes("source") && olds.sourceHash !== undefined) {
-      try {
-        if (sourceHash(after.source) !== unwrap({ h: olds.sourceHash }).plain.h) changed.push("source");
-      } catch {
-        changed.push("source");
-      }
-    }
     return { changes: changed.length > 0, replaces: changed.includes("triggers") ? ["triggers"] : [] };
   }
 
