@@ -1,7 +1,7 @@
 // The `cutover:app` config block: what to deploy and how. Read only by stacks/index.ts.
 import * as os from "node:os";
 import * as path from "node:path";
-import { MigrationSpec, PrepareSpec } from "../lib";
+import { MigrationSpec, PrepareSpec, SmokeSpec, plan } from "../lib";
 
 export interface AppConfig {
   /** App directory, relative to the project (or absolute). */
@@ -13,6 +13,11 @@ export interface AppConfig {
   keepReleases?: number;
   /** Who deploys; defaults to the local user. */
   deployer?: string;
+  rollout?: {
+    batchSize?: plan.BatchSize;
+    smoke?: SmokeSpec;
+    restoreCycled?: boolean;
+  };
 }
 
 export const projectDir = path.resolve(__dirname, "..", "..");

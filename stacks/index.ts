@@ -1,7 +1,7 @@
 // The one entry program for every Cutover stack; the only place that reads pulumi.Config.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { Deployment, Host, LocalFleet, LocalFleetHostSpec, buildArtifact } from "../lib";
+import { Deployment, Host, LocalFleet, LocalFleetHostSpec, buildArtifact, haproxyMembership } from "../lib";
 import { AppConfig, artifactDir, deployerName, resolveSource } from "./app-config";
 
 interface FleetConfig {
@@ -47,10 +47,20 @@ const deployment = app
       keepReleases: app.keepReleases,
       deployer: deployerName(app),
       stack: pulumi.getStack(),
+      loadBalancer: haproxyMembership({
+        host: fleet.loadBalancer.host,
+        adminSocket: fleet.loadBalancer.adminSocket,
+        backend: fleet.loadBalancer.backend,
+        role: fleet.loadBalancer.backend,
+      }),
+      batchSize: app.rollout?.batchSize,
+      smoke: app.rollout?.smoke ?? { path: "/healthz" },
+      restoreCycled: app.rollout?.restoreCycled,
     })
   : undefined;
 
 export const releaseId = deployment?.releaseId;
+export const rolloutPlan = deployment?.rolloutPlan;
 export const lbUrl = fleet.loadBalancer.url;
 export const gateway = `${fleet.gateway.ssh.address}:${fleet.gateway.ssh.port}`;
 export const hosts = fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root }));

@@ -2,17 +2,18 @@
 //   artifact → ReleaseDirectory(h) for every host, in parallel
 //           → gate: nothing activates before every host prepared
 //           → migration once, on the migration host
-//           → activation host by host (the rollout slots in here)
-//           → prune on each host after its activation.
+//           → the rollout: batches hidden from the load balancer, switched, smoke-tested,
+//             unhidden (see rollout.ts)
+//           → prune on each host after its switch.
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import { Host } from "./host";
 import { hostStep } from "./host-step";
 import { ArtifactRef, PrepareSpec, ReleaseDirectory } from "./release-directory";
-import { activateRelease } from "../scripts/activate";
+import { LoadBalancerMembership } from "./load-balancer";
+import { Rollout, SmokeSpec } from "./rollout";
 import { runMigration } from "../scripts/migrate";
 import { pruneReleases } from "../scripts/prune";
-import { validateCommand, validateKeepReleases, validateLabel } from "../plan";
+import { BatchSize, batchCount, validateCommand, validateKeepReleases, validateLabel } from "../plan";
 
 export interface MigrationSpec {
   /** Name of the host that runs it (keep it stable: the run-once marker lives there). */
@@ -33,6 +34,14 @@ export interface DeploymentArgs {
   deployer: string;
   /** The stack deploying (lock messages name it). */
   stack: string;
+  /** Hosts of its role are hidden from it while they switch. */
+  loadBalancer?: LoadBalancerMembership;
+  /** Hosts per rollout batch: a count or a percentage ("25%"); default 1. */
+  batchSize?: BatchSize;
+  /** Checked on each host after it switched; a failure restores that host and stops. */
+  smoke?: SmokeSpec;
+  /** On a failure, switch the hosts of earlier batches back too. */
+  restoreCycled?: boolean;
 }
 
 function validate(args: DeploymentArgs): void {
@@ -47,6 +56,13 @@ function validate(args: DeploymentArgs): void {
   for (const [role, hooks] of Object.entries(args.prepare?.buildHooks ?? {})) {
     hooks.forEach((h, i) => validateCommand(h, `prepare.buildHooks.${role}[${i}]`));
   }
+  batchCount(args.hosts.length, args.batchSize ?? 1, "batchSize");
+  if (args.smoke && !/^\/[A-Za-z0-9._~!$&'()*+,;=:@/?%-]*$/.test(args.smoke.path)) {
+    throw new Error(`Deployment: smoke.path ${JSON.stringify(args.smoke.path)} is invalid: give the URL path the app answers with its release id, e.g. "/healthz"`);
+  }
+  if (args.loadBalancer && !args.hosts.some((h) => h.roles.includes(args.loadBalancer!.role))) {
+    throw new Error(`Deployment: no host has the load balancer's role "${args.loadBalancer.role}"; give hosts that role or drop loadBalancer`);
+  }
   if (args.migration) {
     if (!names.includes(args.migration.host)) {
       throw new Error(`Deployment: migration.host ${JSON.stringify(args.migration.host)} is not one of the hosts (${names.join(", ")}); name one of them`);
@@ -58,8 +74,8 @@ function validate(args: DeploymentArgs): void {
 
 export class Deployment extends pulumi.ComponentResource {
   readonly releaseId: pulumi.Output<string>;
-  /** The activation step of each host, by host name. */
-  readonly activations: Record<string, command.remote.Command> = {};
+  /** `batch 1/4 (hidden from the load balancer): web1` …, in rollout order. */
+  readonly rolloutPlan: string[];
 
   constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cutover:deploy:Deployment", name, {}, opts);
@@ -86,22 +102,27 @@ export class Deployment extends pulumi.ComponentResource {
       );
     }
 
-    let previous: pulumi.Resource[] = [];
-    for (const host of args.hosts) {
-      const activate = hostStep(
-        `${name}-${host.name}-activate`,
-        host,
+    const rollout = new Rollout(
+      `${name}-rollout`,
+      {
+        hosts: args.hosts,
+        releaseId: this.releaseId,
+        gate,
         lock,
-        this.releaseId,
-        (id) => activateRelease({ root: host.root, releaseId: id, host: host.name, restartCommand: host.restartCommand, by: args.deployer }),
-        { parent: this, dependsOn: [...gate, ...previous] },
-      );
-      this.activations[host.name] = activate;
+        deployer: args.deployer,
+        loadBalancer: args.loadBalancer,
+        batchSize: args.batchSize,
+        smoke: args.smoke,
+        restoreCycled: args.restoreCycled,
+      },
+      { parent: this },
+    );
+    this.rolloutPlan = rollout.plan;
+    for (const host of args.hosts) {
       hostStep(`${name}-${host.name}-prune`, host, lock, this.releaseId, () => pruneReleases({ root: host.root, keep, host: host.name }), {
         parent: this,
-        dependsOn: [activate],
+        dependsOn: [rollout.switched[host.name]],
       });
-      previous = [activate];
     }
     this.registerOutputs({ releaseId: this.releaseId });
   }

@@ -2,7 +2,7 @@
  * Rolling batches: hosts are cycled through the load balancer a batch at a time, so the
  * batch size is the share of capacity that may be out of rotation at once.
  */
-import { CutoverInputError, describe } from "./validate";
+import { CutoverInputError, describeValue } from "./validate";
 
 export type BatchSize = number | `${number}%`;
 
@@ -30,7 +30,7 @@ export function planBatches(hosts: readonly string[], size: BatchSize): string[]
   const seen = new Set<string>();
   for (const host of hosts) {
     if (seen.has(host)) {
-      throw new CutoverInputError("hosts", [...hosts], `${describe(host)} is listed twice; list each host once`);
+      throw new CutoverInputError("hosts", [...hosts], `${describeValue(host)} is listed twice; list each host once`);
     }
     seen.add(host);
   }

@@ -4,3 +4,4 @@ export * from "./validate";
 export * from "./release-id";
 export * from "./batches";
 export * from "./prune";
+export * from "./rollout";

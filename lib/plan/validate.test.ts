@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
   CutoverInputError,
-  describe as describeValue,
+  describeValue,
   validateAbsolutePath,
   validateCommand,
   validateDeployRoot,

@@ -10,7 +10,7 @@ export class CutoverInputError extends Error {
   readonly value: unknown;
 
   constructor(argument: string, value: unknown, fix: string) {
-    super(`${argument} ${describe(value)} is invalid: ${fix}`);
+    super(`${argument} ${describeValue(value)} is invalid: ${fix}`);
     this.name = "CutoverInputError";
     this.argument = argument;
     this.value = value;
@@ -18,7 +18,7 @@ export class CutoverInputError extends Error {
 }
 
 /** Shows a value the way a user would type it in config: strings quoted, the rest as JSON. */
-export function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
   if (typeof value === "number") return String(value);
   if (value === undefined) return "(missing)";

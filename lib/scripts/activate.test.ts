@@ -123,7 +123,8 @@ describe("activation", () => {
     );
     let out = "";
     reader.stdout.on("data", (d) => (out += d));
-    const exited = new Promise<number>((resolve) => reader.on("exit", (code) => resolve(code ?? -1)));
+    // "close", not "exit": stdout may still hold the final line when the process exits.
+    const exited = new Promise<number>((resolve) => reader.on("close", (code) => resolve(code ?? -1)));
     for (let i = 0; i < 40; i++) expect(run(activate(i % 2 === 0 ? 2 : 1, { restartCommand: "true" })).status).toBe(0);
     fs.writeFileSync(path.join(box.root, "stop"), "");
     expect(await exited).toBe(0);

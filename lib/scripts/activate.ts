@@ -92,7 +92,7 @@ export function activateRelease({ root, releaseId, host, restartCommand, by }: A
       'if [ "$was" = "$release_id" ]; then',
       '  say activate "release $release_id is already current"',
       "else",
-      '  if [ -n "$was" ]; then',
+      '  if is_release_id "$was"; then',
       '    mkdir -p -- "$cutover_dir" &&',
       "    printf '%s\\n' \"$was\" > \"$previous_file.tmp\" &&",
       '    mv -f -- "$previous_file.tmp" "$previous_file" || fail activate "cannot record the previous release in $previous_file"',

@@ -10,7 +10,7 @@
  * Inputs are never spliced into command text: the body refers to them as double-quoted
  * variables, so the only place user data meets the shell is the quoted assignment.
  */
-import { quote, script, sh, type Word } from "./quote";
+import { quote, script } from "./quote";
 
 /** Shell variable names Cutover assigns; a constant identifier, never user input. */
 type VarName = string;
@@ -22,7 +22,7 @@ export interface HostScript {
   vars?: Record<VarName, string | number>;
   /** Constant helper functions (from this file) the body uses. */
   functions?: readonly string[];
-  /** Body lines: constant shell text, or lines built with `sh` (which quotes). */
+  /** Body lines: Cutover's constant shell text, using inputs only as "$variables". */
   body: ReadonlyArray<string | false | undefined>;
 }
 
@@ -42,12 +42,6 @@ export function hostScript({ host, vars = {}, functions = [], body }: HostScript
     ...functions,
     ...body,
   ]);
-}
-
-/** A body line that calls a shell function with quoted arguments: `call("link_dir", d)`. */
-export function call(fn: string, ...args: Word[]): string {
-  if (!VAR_NAME.test(fn)) throw new Error(`internal: bad shell function name ${JSON.stringify(fn)}`);
-  return `${fn} ${sh`${args}`}`;
 }
 
 /**

@@ -76,12 +76,15 @@ describe.each(SHELLS)("haproxy scripts under %s (fake runtime API)", (shell) => 
   });
   afterEach(() => box.cleanup());
 
-  it("hide: drains, then waits until scur is 0", () => {
+  it("hide: drains, waits until scur is 0, then sets maint and checks again", () => {
     fs.writeFileSync(f("scur"), "2\n");
     const r = run(hideServer({ ...sock(), timeoutSeconds: 10 }), { shell, env });
     expect(r.stderr).toBe("");
-    expect(r.stdout).toBe("cutover[web1] drain: web/web1 set to drain\ncutover[web1] drain: web/web1 has no sessions\n");
-    expect(fs.readFileSync(f("calls"), "utf8")).toBe("drain\n");
+    expect(r.stdout).toBe(
+      "cutover[web1] drain: web/web1 set to drain\ncutover[web1] drain: web/web1 has no sessions\n" +
+        "cutover[web1] drain: web/web1 set to maint\ncutover[web1] drain: web/web1 has no sessions\n",
+    );
+    expect(fs.readFileSync(f("calls"), "utf8")).toBe("drain\nmaint\n");
     expect(fs.readFileSync(f("args"), "utf8").split("\n")[0]).toBe(`stdio unix-connect:${box.dir}/admin.sock`);
   });
 
@@ -232,11 +235,11 @@ describe.skipIf(!realHaproxy)("haproxy scripts against a real HAProxy", () => {
     expect(unhide.stdout).toContain("web/web1 is UP");
   });
 
-  it("drain without sessions finishes at once, and state reads DRAIN", async () => {
+  it("hide without sessions finishes at once, and state reads MAINT", async () => {
     const hide = await runAsync(hideServer({ ...sockTarget(), timeoutSeconds: 5 }));
     expect(hide.stderr).toBe("");
     expect(hide.stdout).toContain("has no sessions");
-    expect((await runAsync(serverState(sockTarget()))).stdout).toBe("DRAIN\n");
+    expect((await runAsync(serverState(sockTarget()))).stdout).toBe("MAINT\n");
     expect((await runAsync(unhideServer({ ...sockTarget(), timeoutSeconds: 10 }))).status).toBe(0);
   });
 

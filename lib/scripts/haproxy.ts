@@ -21,7 +21,7 @@
 import { hostScript } from "./common";
 import { CutoverInputError, validateAbsolutePath, validateInteger } from "../plan";
 
-export interface HaproxyServer {
+export interface HaproxyTarget {
   /** Path of HAProxy's admin socket on the LB host (`stats socket <path> level admin`). */
   socket: string;
   backend: string;
@@ -30,7 +30,7 @@ export interface HaproxyServer {
   host?: string;
 }
 
-export interface HaproxyWait extends HaproxyServer {
+export interface HaproxyWait extends HaproxyTarget {
   timeoutSeconds: number;
   /** Seconds between polls (default 1). */
   intervalSeconds?: number;
@@ -54,7 +54,7 @@ function validateSocket(value: unknown): string {
   return path;
 }
 
-function target(t: HaproxyServer) {
+function target(t: HaproxyTarget) {
   const backend = validateHaproxyName(t.backend, "backend");
   const server = validateHaproxyName(t.server, "server");
   return {
@@ -93,6 +93,7 @@ const HAPROXY_SH = [
 
 const DRAIN = ['set_state drain drain', 'say drain "$backend/$server set to drain"'];
 const READY = ['set_state ready ready', 'say ready "$backend/$server set to ready"'];
+const MAINT = ['set_state drain maint', 'say drain "$backend/$server set to maint"'];
 
 const WAIT_NO_SESSIONS = [
   "deadline=$(( $(now_s) + timeout ))",
@@ -121,13 +122,13 @@ const WAIT_UP = [
   "done",
 ];
 
-function haproxyScript(t: HaproxyServer, extra: Record<string, number>, body: string[]): string {
+function haproxyScript(t: HaproxyTarget, extra: Record<string, number>, body: string[]): string {
   const { host, vars } = target(t);
   return hostScript({ host, vars: { ...vars, ...extra }, functions: [HAPROXY_SH], body });
 }
 
 /** Stop sending new sessions to the server. */
-export function drainServer(t: HaproxyServer): string {
+export function drainServer(t: HaproxyTarget): string {
   return haproxyScript(t, {}, DRAIN);
 }
 
@@ -137,7 +138,7 @@ export function waitNoSessions(w: HaproxyWait): string {
 }
 
 /** Put the server back in rotation (health checks decide when it gets traffic). */
-export function readyServer(t: HaproxyServer): string {
+export function readyServer(t: HaproxyTarget): string {
   return haproxyScript(t, {}, READY);
 }
 
@@ -147,13 +148,18 @@ export function waitUp(w: HaproxyWait): string {
 }
 
 /** Prints the server's status column (UP, DOWN, DRAIN, MAINT, "no check", …). */
-export function serverState(t: HaproxyServer): string {
+export function serverState(t: HaproxyTarget): string {
   return haproxyScript(t, {}, ["read_stat state status", "printf '%s\\n' \"$value\""]);
 }
 
-/** Hide: drain, then wait for the sessions to end. */
+/**
+ * Hide: drain, wait for the sessions to end, then maint. Drain alone is not enough: HAProxy
+ * keeps sending a keep-alive client's next request to the server it used last, even while
+ * draining, so a restart right after "no sessions" would still cut requests. maint stops
+ * every new request; requests already in flight at that moment are waited for once more.
+ */
 export function hideServer(w: HaproxyWait): string {
-  return haproxyScript(w, waitVars(w), [...DRAIN, ...WAIT_NO_SESSIONS]);
+  return haproxyScript(w, waitVars(w), [...DRAIN, ...WAIT_NO_SESSIONS, ...MAINT, ...WAIT_NO_SESSIONS]);
 }
 
 /** Unhide: ready, then wait until UP. */

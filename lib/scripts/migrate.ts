@@ -9,9 +9,8 @@
  * The optional backup command runs first and a failing backup stops the migration.
  * Both commands are the user's shell code, run with `sh -c` inside releases/<id>.
  */
-import { RUN_USER_SH, hostScript } from "./common";
+import { NOW_SH, RUN_USER_SH, hostScript } from "./common";
 import { layout } from "./layout";
-import { NOW_SH } from "./common";
 import { assertReleaseId, validateCommand, validateUnixUser } from "../plan";
 
 export interface MigrationArgs {

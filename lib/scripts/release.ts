@@ -12,8 +12,7 @@
  * installCommand and buildHooks are the user's own shell code, run with `sh -c` inside the
  * release directory (see RUN_USER_SH); they arrive as one quoted string each.
  */
-import { RUN_USER_SH, call, hostScript } from "./common";
-import { raw } from "./quote";
+import { RUN_USER_SH, hostScript } from "./common";
 import { layout } from "./layout";
 import {
   assertReleaseId,
@@ -88,6 +87,12 @@ export function prepareRelease(args: PrepareReleaseArgs): string {
       artifact: validateAbsolutePath(args.artifactPath, "artifactPath"),
       sha: validateSha256(args.sha256),
       app_user: args.appUser === undefined ? "" : validateUnixUser(args.appUser, "appUser"),
+      // Lists become numbered variables, so user text stays in the assignments above the
+      // constant body (a property test checks this for every script).
+      ...numbered("linked_dir", linkedDirs),
+      ...numbered("linked_file", linkedFiles),
+      ...(install === undefined ? {} : { install_cmd: install }),
+      ...numbered("hook", hooks),
     },
     functions: [RUN_USER_SH, LINK_SH],
     body: [
@@ -118,15 +123,16 @@ export function prepareRelease(args: PrepareReleaseArgs): string {
       'rm -f -- "$partial/.prepared" "$partial/.activated"',
       'mv -T -- "$partial" "$release_dir" || fail unpack "cannot rename $partial to $release_dir"',
 
-      ...linkedDirs.map((d) => call("link_dir", d)),
-      ...linkedFiles.map((f) => call("link_file", f)),
+      ...linkedDirs.map((_, i) => `link_dir "$linked_dir_${i + 1}"`),
+      ...linkedFiles.map((_, i) => `link_file "$linked_file_${i + 1}"`),
 
       'printf \'%s\\n\' "$release_id" > "$release_dir/REVISION" || fail revision "cannot write $release_dir/REVISION"',
       'if [ -n "$app_user" ] && [ "$(id -u)" = 0 ]; then',
       '  chown -R -- "$app_user" "$release_dir" || fail prepare "cannot chown $release_dir to $app_user"',
       "fi",
 
-      ...runSteps(install, hooks),
+      install !== undefined && 'run_user install "$install_cmd" "$release_dir"',
+      ...hooks.map((_, i) => `run_user 'build hook ${i + 1}' "$hook_${i + 1}" "$release_dir"`),
 
       'touch -- "$release_dir/.prepared" || fail prepare "cannot write $release_dir/.prepared"',
       'say prepare "release $release_id prepared in $release_dir"',
@@ -134,11 +140,6 @@ export function prepareRelease(args: PrepareReleaseArgs): string {
   });
 }
 
-/** `run_user STEP COMMAND "$release_dir"` for install, then each hook, in order. */
-function runSteps(install: string | undefined, hooks: readonly string[]): string[] {
-  const inRelease = raw('"$release_dir"');
-  return [
-    ...(install === undefined ? [] : [call("run_user", "install", install, inRelease)]),
-    ...hooks.map((hook, i) => call("run_user", `build hook ${i + 1}`, hook, inRelease)),
-  ];
+function numbered(prefix: string, values: readonly string[]): Record<string, string> {
+  return Object.fromEntries(values.map((v, i) => [`${prefix}_${i + 1}`, v]));
 }

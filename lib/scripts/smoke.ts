@@ -9,7 +9,6 @@
  * release, the deadline and the last response (status and the first 200 bytes of the body,
  * or curl's error), which is what one needs to see why the host is unhealthy.
  */
-import { quote } from "./quote";
 import { hostScript } from "./common";
 import { restorePrevious, type RestoreArgs } from "./activate";
 import { CutoverInputError, validateInteger, validateLabel } from "../plan";
@@ -51,6 +50,8 @@ export function smokeTest(a: SmokeTestArgs): string {
       interval: validateInteger(a.intervalSeconds, "intervalSeconds", { min: 1, unit: "seconds" }),
       deadline_s: validateInteger(a.deadlineSeconds, "deadlineSeconds", { min: 1, unit: "seconds" }),
     },
+    // one_line TEXT: the first 200 bytes on one line, for the failure message.
+    functions: ["one_line() { printf '%s' \"$1\" | tr '\\n\\r\\t' '   ' | cut -c 1-200 | sed 's/ *$//'; }"],
     body: [
       "nl='",
       "'",
@@ -68,9 +69,9 @@ export function smokeTest(a: SmokeTestArgs): string {
       '    case $code in 2??|3??) case $body in *"$expect"*)',
       '      say "smoke test" "GET $url returned release $expect (attempt $attempt)"',
       "      exit 0 ;; esac ;; esac",
-      "    last=\"HTTP $code: $(printf '%s' \"$body\" | tr '\\n\\r\\t' '   ' | cut -c 1-200)\"",
+      "    last=\"HTTP $code: $(one_line \"$body\")\"",
       "  else",
-      "    last=$(printf '%s' \"$out\" | tr '\\n\\r\\t' '   ' | cut -c 1-200)",
+      "    last=$(one_line \"$out\")",
       "  fi",
       '  [ "$attempt" -le "$retries" ] || break',
       '  [ $(( $(date +%s) + interval )) -le "$deadline" ] || break',
@@ -84,16 +85,17 @@ export function smokeTest(a: SmokeTestArgs): string {
 /**
  * The smoke test with its consequence: on failure the host's previous release is restored
  * (restorePrevious) and the script still fails, so the rollout stops. Both halves are
- * Cutover-generated scripts, each passed to `sh -c` as one quoted word.
+ * Cutover-generated scripts, each held in a quoted variable and run with `sh -c`.
  */
 export function smokeTestOrRestore(smoke: SmokeTestArgs, restore: Omit<RestoreArgs, "host">): string {
   const restoreScript = restorePrevious({ ...restore, host: smoke.host });
   return hostScript({
     host: smoke.host,
+    vars: { smoke_script: smokeTest(smoke), restore_script: restoreScript },
     body: [
-      `if sh -c ${quote(smokeTest(smoke))}; then exit 0; fi`,
+      'if sh -c "$smoke_script"; then exit 0; fi',
       'warn "smoke test" "restoring the previous release"',
-      `sh -c ${quote(restoreScript)} || fail "smoke test" "failed, and restoring the previous release failed too; the host stays out of rotation"`,
+      'sh -c "$restore_script" || fail "smoke test" "failed, and restoring the previous release failed too; the host stays out of rotation"',
       'fail "smoke test" "failed; the previous release is restored and the rollout stops"',
     ],
   });
