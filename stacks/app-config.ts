@@ -17,6 +17,8 @@ export interface AppConfig {
     batchSize?: plan.BatchSize;
     smoke?: SmokeSpec;
     restoreCycled?: boolean;
+    /** false: switch hosts in place without hiding them (to measure what hiding saves). */
+    hideFromLoadBalancer?: boolean;
   };
 }
 

@@ -47,12 +47,15 @@ const deployment = app
       keepReleases: app.keepReleases,
       deployer: deployerName(app),
       stack: pulumi.getStack(),
-      loadBalancer: haproxyMembership({
-        host: fleet.loadBalancer.host,
-        adminSocket: fleet.loadBalancer.adminSocket,
-        backend: fleet.loadBalancer.backend,
-        role: fleet.loadBalancer.backend,
-      }),
+      loadBalancer:
+        app.rollout?.hideFromLoadBalancer === false
+          ? undefined
+          : haproxyMembership({
+              host: fleet.loadBalancer.host,
+              adminSocket: fleet.loadBalancer.adminSocket,
+              backend: fleet.loadBalancer.backend,
+              role: fleet.loadBalancer.backend,
+            }),
       batchSize: app.rollout?.batchSize,
       smoke: app.rollout?.smoke ?? { path: "/healthz" },
       restoreCycled: app.rollout?.restoreCycled,

@@ -1,0 +1,50 @@
+// A bounded HTTP load against the load balancer while a deploy runs, with wrk (Debian's
+// package): started before the deploy, stopped with SIGINT right after it (wrk then prints
+// its totals), and never longer than `maxSeconds` whatever happens. Loopback targets only.
+import { spawn, ChildProcess } from "node:child_process";
+
+export interface LoadResult {
+  requests: number;
+  /** non-2xx/3xx responses + socket errors (connect, read, write, timeout). */
+  failed: number;
+  non2xx: number;
+  socketErrors: number;
+  seconds: number;
+  raw: string;
+}
+
+export interface RunningLoad {
+  stop(): Promise<LoadResult>;
+}
+
+export function parseWrk(out: string): LoadResult {
+  const num = (re: RegExp) => Number(out.match(re)?.[1] ?? 0);
+  const requests = num(/(\d+) requests in/);
+  const seconds = Number(out.match(/requests in ([\d.]+)(m?s)/)?.[1] ?? 0) / (out.match(/requests in [\d.]+ms/) ? 1000 : 1);
+  const sock = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+  const socketErrors = sock ? sock.slice(1, 5).map(Number).reduce((a, b) => a + b, 0) : 0;
+  const non2xx = num(/Non-2xx or 3xx responses: (\d+)/);
+  if (!/requests in/.test(out)) throw new Error(`wrk printed no totals:\n${out}`);
+  return { requests, failed: non2xx + socketErrors, non2xx, socketErrors, seconds, raw: out };
+}
+
+export function startLoad(url: string, opts: { connections?: number; threads?: number; maxSeconds?: number } = {}): RunningLoad {
+  const host = new URL(url).hostname;
+  if (!/^127\.\d+\.\d+\.\d+$/.test(host)) throw new Error(`load target ${url} is not a loopback address: only 127.0.0.0/8 is allowed`);
+  const args = [`-t${opts.threads ?? 2}`, `-c${opts.connections ?? 16}`, `-d${opts.maxSeconds ?? 300}s`, "--timeout", "5s", url];
+  const child: ChildProcess = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on("error", (e) => reject(new Error(`cannot run wrk (install Debian's wrk package): ${e.message}`)));
+    child.on("close", () => resolve());
+  });
+  return {
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGINT");
+      await exited;
+      return parseWrk(out);
+    },
+  };
+}

@@ -1,0 +1,153 @@
+// Hidden-server cycling on the real engine and local fleet, under real load through HAProxy:
+// zero failed requests while four web hosts change release one by one; failures when the
+// same hosts restart in place; a release failing its health check stops after one host.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
+import { repoRoot, requireEngine, tempStackProject, TempProject } from "./support/engine";
+import { FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
+import { LoadResult, startLoad } from "../stacks/load";
+import { sh } from "../lib/scripts/quote";
+
+const stackName = "rollouttest";
+const fleetDir = `/var/lib/cutover/test-fleets/${stackName}`;
+const subnet = "127.81.0";
+const hosts = ["web1", "web2", "web3", "web4"];
+const lbUrl = `http://${subnet}.2:8080/`;
+const adminSocket = `${fleetDir}/lb/haproxy/admin.sock`;
+const appDir = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-rollout-app-"));
+
+interface Rollout {
+  hideFromLoadBalancer?: boolean;
+  restoreCycled?: boolean;
+}
+
+describe("rolling a release through HAProxy", () => {
+  let project: TempProject;
+  let stack: Stack;
+  let fleet: FleetAccess;
+  const ids: Record<string, string> = {};
+
+  async function deploy(version: string, rollout: Rollout = {}): Promise<UpResult> {
+    fs.writeFileSync(path.join(appDir, "VERSION"), `${version}\n`);
+    const app = {
+      source: appDir,
+      version,
+      prepare: { linkedDirs: ["log"] },
+      deployer: "rollout-test",
+      rollout: { batchSize: 1, smoke: { path: "/healthz", retries: 3, intervalSeconds: 1, deadlineSeconds: 5 }, ...rollout },
+    };
+    await stack.setConfig("cutover:app", { value: JSON.stringify(app) });
+    const up = await stack.up();
+    ids[version] = up.outputs.releaseId.value as string;
+    return up;
+  }
+
+  /** Deploys under load; returns the load's totals and the deploy's error, if any. */
+  async function deployUnderLoad(version: string, rollout: Rollout = {}): Promise<{ load: LoadResult; error?: string }> {
+    const load = startLoad(lbUrl, { maxSeconds: 240 });
+    await new Promise((r) => setTimeout(r, 1000)); // the load is running before the first host moves
+    let error: string | undefined;
+    try {
+      await deploy(version, rollout);
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    return { load: await load.stop(), error };
+  }
+
+  const served = async (h: string) => (await fleet.must(h, sh`curl -fsS --max-time 5 ${`http://${subnet}.${10 + hosts.indexOf(h)}:8080/healthz`}`)).trim();
+  const history = async (h: string) =>
+    (await fleet.must(h, sh`cat ${`${fleetDir}/${h}/app/.cutover/history.log`}`)).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const allUp = async () => Object.values(await backendStatus(fleet, adminSocket, "web")).every((s) => s === "UP");
+
+  beforeAll(async () => {
+    requireEngine();
+    fs.cpSync(path.join(repoRoot, "stacks", "sample-app"), appDir, { recursive: true });
+    project = tempStackProject(stackName, {
+      "cutover:provider": "local",
+      "cutover:fleet": { subnet, baseDir: "/var/lib/cutover/test-fleets", hosts: hosts.map((name) => ({ name, roles: ["web"] })) },
+    });
+    stack = await LocalWorkspace.createStack({ stackName, workDir: project.dir }, { envVars: project.envVars });
+    fleet = fleetAccess((await deploy("1")).outputs);
+  }, 300_000);
+
+  afterAll(async () => {
+    await stack?.destroy().catch(() => undefined);
+    await stack?.workspace.removeStack(stackName, { force: true }).catch(() => undefined);
+    project?.cleanup();
+    fs.rmSync(appDir, { recursive: true, force: true });
+  }, 300_000);
+
+  it("previews which hosts will cycle in which batch", async () => {
+    fs.writeFileSync(path.join(appDir, "VERSION"), "2\n");
+    await stack.setConfig("cutover:app", {
+      value: JSON.stringify({ source: appDir, version: "2", prepare: { linkedDirs: ["log"] }, deployer: "rollout-test", rollout: { batchSize: 2 } }),
+    });
+    const preview = await stack.preview({ diff: true });
+    for (const [i, h] of hosts.entries()) {
+      const batch = i < 2 ? 1 : 2;
+      for (const step of ["hide", "switch", "unhide"]) expect(preview.stdout).toContain(`app-rollout-batch${batch}-${h}-${step}`);
+    }
+    expect(preview.stdout).toContain('"batch 1/2 (hidden from the load balancer): web1, web2"');
+    expect(preview.stdout).toContain('"batch 2/2 (hidden from the load balancer): web3, web4"');
+  }, 120_000);
+
+  it("switches 4 web hosts one at a time under load with 0 failed requests", async () => {
+    const { load, error } = await deployUnderLoad("2");
+    expect(error).toBeUndefined();
+    console.log(`[rollout] hidden cycling: ${load.requests} requests in ${load.seconds} s, ${load.failed} failed`);
+    expect(load.requests).toBeGreaterThanOrEqual(50_000);
+    expect(load.failed).toBe(0);
+    for (const h of hosts) expect(await served(h)).toBe(ids["2"]);
+    expect(await allUp()).toBe(true);
+  }, 300_000);
+
+  it("shows failed requests when the same hosts restart in place without hiding", async () => {
+    const { load, error } = await deployUnderLoad("3", { hideFromLoadBalancer: false });
+    expect(error).toBeUndefined();
+    console.log(`[rollout] in-place restarts: ${load.requests} requests, ${load.failed} failed (${load.non2xx} non-2xx, ${load.socketErrors} socket errors)`);
+    expect(load.failed).toBeGreaterThan(0);
+    for (const h of hosts) expect(await served(h)).toBe(ids["3"]);
+  }, 300_000);
+
+  it("stops after the first host when the release fails its health check, with no failed request", async () => {
+    const before = await Promise.all(hosts.map(history));
+    fs.writeFileSync(path.join(appDir, "BROKEN_HEALTHZ"), "");
+    const { load, error } = await deployUnderLoad("4");
+    fs.rmSync(path.join(appDir, "BROKEN_HEALTHZ"));
+    expect(error).toMatch(/the rollout of 4-[0-9a-f]{12} stopped at host web1: smoke test: cutover\[web1\] smoke test: GET http:\/\/127\.81\.0\.10:8080\/healthz did not return release 4-/);
+    expect(error).toMatch(/last response: HTTP 500/);
+    expect(load.failed).toBe(0);
+    ids["4"] = error!.match(/rollout of (4-[0-9a-f]{12})/)![1];
+    // web1 went to 4 and came back; the others never moved.
+    const web1 = (await history("web1")).slice(before[0].length).map((l) => `${l.action} ${l.release}`);
+    expect(web1).toEqual([`activate ${ids["4"]}`, `restore ${ids["3"]}`]);
+    for (const [i, h] of hosts.entries()) {
+      expect(await served(h)).toBe(ids["3"]);
+      if (i > 0) expect(await history(h)).toEqual(before[i]);
+    }
+    expect(await allUp()).toBe(true);
+  }, 300_000);
+
+  it("with restoreCycled, a failure in batch 2 switches batch 1 back: every host ends on the old release", async () => {
+    // A host-specific failure: the release links its health flag from the host's shared dir,
+    // and only web2 has the flag.
+    await fleet.must("web2", sh`touch ${`${fleetDir}/web2/app/shared/log/BROKEN_HEALTHZ`}`);
+    fs.symlinkSync("log/BROKEN_HEALTHZ", path.join(appDir, "BROKEN_HEALTHZ"));
+    const { load, error } = await deployUnderLoad("5", { restoreCycled: true });
+    fs.rmSync(path.join(appDir, "BROKEN_HEALTHZ"));
+    await fleet.must("web2", sh`rm -f ${`${fleetDir}/web2/app/shared/log/BROKEN_HEALTHZ`}`);
+    expect(error).toMatch(/stopped at host web2: smoke test/);
+    expect(error).toMatch(/hosts switched before it were switched back/);
+    expect(load.failed).toBe(0);
+    ids["5"] = error!.match(/rollout of (5-[0-9a-f]{12})/)![1];
+    for (const h of hosts) expect(await served(h)).toBe(ids["3"]);
+    const web1 = (await history("web1")).slice(-2).map((l) => `${l.action} ${l.release}`);
+    expect(web1).toEqual([`activate ${ids["5"]}`, `restore ${ids["3"]}`]);
+    expect(await allUp()).toBe(true);
+  }, 300_000);
+});
