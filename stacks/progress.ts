@@ -21,7 +21,9 @@ export function followRollout(print: (line: string) => void = () => undefined): 
       const done = e.resOutputsEvent?.metadata;
       const failed = e.resOpFailedEvent?.metadata;
       const m = (pre ?? done ?? failed)?.urn.match(STEP);
-      if (!m || (pre ?? done ?? failed)?.op === "same") return;
+      const op = (pre ?? done ?? failed)?.op;
+      // Steps of a previous deploy being removed (delete) or left alone say nothing about this one.
+      if (!m || op === "same" || op === "delete" || op === "read") return;
       const [, batch, host, step] = m;
       if (pre && step === "hide") hideStart[host] = Date.now();
       if (done) {

@@ -239,7 +239,7 @@ describe("buildArtifact", () => {
       expect(err).toBeInstanceOf(Error);
       expect((err as Error).message).toContain("versionLabel");
       expect((err as Error).message).toContain(JSON.stringify(versionLabel));
-      expect((err as Error).message).toMatch(/1 to 40 characters.*for example "v1\.4\.2"/);
+      expect((err as Error).message).toMatch(/1-40 characters.*e\.g\. "v2\.3\.1"/);
     },
   );
 

@@ -1,0 +1,93 @@
+// Shared by the demo and the benchmark: a stack of this project on its own local fleet,
+// deploys of the sample app by version, and a deploy measured under load.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { projectDir } from "./app-config";
+import { startLoad } from "./load";
+import { followRollout } from "./progress";
+
+export interface FleetSpec {
+  subnet: string;
+  hosts: Array<{ name: string; roles: string[] }>;
+}
+
+export interface DeployMeasure {
+  releaseId: string;
+  requests: number;
+  failed: number;
+  non2xx: number;
+  socketErrors: number;
+  deployWallSeconds: number;
+  outOfRotationSeconds: Record<string, number>;
+  error?: string;
+}
+
+const cacheDir = () => process.env.CUTOVER_CACHE ?? path.join(os.homedir(), ".cache", "cutover");
+
+/** The sample app with its VERSION file set: stacks/sample-app itself for "1", a copy otherwise. */
+export function sampleAppVersion(version: string): string {
+  const source = path.join(projectDir, "stacks", "sample-app");
+  if (fs.readFileSync(path.join(source, "VERSION"), "utf8").trim() === version) return source;
+  const dir = path.join(cacheDir(), "sample-app-versions", version);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.cpSync(source, dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "VERSION"), `${version}\n`);
+  return dir;
+}
+
+/** A stack of this project (settings in Pulumi.<name>.yaml, git-ignored) on its own fleet. */
+export async function fleetStack(name: string, fleet: FleetSpec): Promise<Stack> {
+  const stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: projectDir });
+  await stack.setConfig("cutover:provider", { value: "local" });
+  await stack.setConfig("cutover:fleet", { value: JSON.stringify(fleet) });
+  return stack;
+}
+
+export async function setRelease(stack: Stack, version: string, rollout: Record<string, unknown> = {}): Promise<void> {
+  const app = {
+    source: sampleAppVersion(version),
+    version,
+    prepare: { linkedDirs: ["log"] },
+    migration: { host: "web1", command: "node migrate.js" },
+    rollout: { batchSize: 1, smoke: { path: "/healthz", retries: 10, intervalSeconds: 1, deadlineSeconds: 15 }, ...rollout },
+  };
+  await stack.setConfig("cutover:app", { value: JSON.stringify(app) });
+}
+
+/** Deploys `version` while wrk loads the load balancer; progress lines go to `print`. */
+export async function deployUnderLoad(
+  stack: Stack,
+  lbUrl: string,
+  version: string,
+  rollout: Record<string, unknown>,
+  print: (line: string) => void,
+): Promise<DeployMeasure> {
+  await setRelease(stack, version, rollout);
+  const progress = followRollout(print);
+  const load = startLoad(lbUrl, { maxSeconds: 600 });
+  await new Promise((r) => setTimeout(r, 1000));
+  const started = Date.now();
+  let releaseId = "";
+  let error: string | undefined;
+  try {
+    const up = await stack.up({ onEvent: (e) => progress.onEvent(e) });
+    releaseId = String(up.outputs.releaseId?.value ?? "");
+  } catch (e) {
+    error = (e as Error).message.split("\n").find((l) => l.includes("cutover: the rollout")) ?? (e as Error).message.slice(0, 500);
+  }
+  const deployWallSeconds = (Date.now() - started) / 1000;
+  await new Promise((r) => setTimeout(r, 1000));
+  const result = await load.stop();
+  return {
+    releaseId,
+    requests: result.requests,
+    failed: result.failed,
+    non2xx: result.non2xx,
+    socketErrors: result.socketErrors,
+    deployWallSeconds: Math.round(deployWallSeconds * 10) / 10,
+    outOfRotationSeconds: progress.outOfRotation(),
+    error,
+  };
+}
