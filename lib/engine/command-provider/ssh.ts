@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RunResult, runProcess } from "./run";
+import { quote } from "../../scripts/quote";
 
 export interface Endpoint {
   host: string;
@@ -61,11 +62,6 @@ function endpointOptions(dir: string, name: string, e: Endpoint): string[] {
   return opts;
 }
 
-/** A word for ProxyCommand, which /bin/sh parses: our temp paths and option words only. */
-function shWord(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./\[\]-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 export interface SshCall {
   args: string[];
   cleanup(): void;
@@ -80,7 +76,8 @@ export function prepare(c: Connection, tool: "ssh" | "scp"): SshCall {
   const args = endpointOptions(dir, "target", c);
   if (c.proxy) {
     const hop = ["ssh", ...endpointOptions(dir, "gateway", c.proxy), "-W", "%h:%p", `${c.proxy.user ?? "root"}@${c.proxy.host}`];
-    args.push("-o", `ProxyCommand=${hop.map(shWord).join(" ")}`);
+    // ssh hands ProxyCommand to /bin/sh: every word goes through the one quoting helper.
+    args.push("-o", `ProxyCommand=${hop.map((w) => quote(w)).join(" ")}`);
   }
   if (tool === "scp") {
     const i = args.indexOf("-p");
