@@ -8,12 +8,14 @@ import { deployUnderLoad, fleetStack, setRelease } from "./driver";
 
 const say = (line: string) => console.log(`[bench] ${line}`);
 const hosts = ["web1", "web2", "web3", "web4"];
-const fleet = { subnet: "127.75.0", hosts: hosts.map((name) => ({ name, roles: ["web"] })) };
+// The sample app waits a second before listening: real apps take that long to boot, or longer.
+const fleet = { subnet: "127.75.0", hosts: hosts.map((name) => ({ name, roles: ["web"] })), appEnvironment: { START_DELAY_MS: "1000" } };
 
 const variants: Array<{ tool: string; rollout: Record<string, unknown> }> = [
   { tool: "cutover: hidden cycling, batch 1", rollout: { batchSize: 1 } },
   { tool: "cutover: hidden cycling, batch 50%", rollout: { batchSize: "50%" } },
-  { tool: "in-place restart, no hiding (Fabric-style baseline)", rollout: { batchSize: 1, hideFromLoadBalancer: false } },
+  { tool: "in-place restart one host at a time, no hiding", rollout: { batchSize: 1, hideFromLoadBalancer: false } },
+  { tool: "in-place restart of all hosts at once, no hiding (Fabric-style)", rollout: { batchSize: "100%", hideFromLoadBalancer: false } },
 ];
 
 async function main(): Promise<void> {

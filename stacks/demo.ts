@@ -7,7 +7,9 @@ import { deployUnderLoad, fleetStack, setRelease } from "./driver";
 
 const destroy = process.argv.includes("--destroy");
 const say = (line: string) => console.log(`[demo] ${line}`);
+// The sample app waits a second before listening: real apps take that long to boot, or longer.
 const fleet = {
+  appEnvironment: { START_DELAY_MS: "1000" },
   subnet: "127.76.0",
   hosts: [
     ...["web1", "web2", "web3", "web4"].map((name) => ({ name, roles: ["web"] })),

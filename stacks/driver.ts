@@ -9,6 +9,7 @@ import { startLoad } from "./load";
 import { followRollout } from "./progress";
 
 export interface FleetSpec {
+  appEnvironment?: Record<string, string>;
   subnet: string;
   hosts: Array<{ name: string; roles: string[] }>;
 }

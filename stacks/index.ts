@@ -11,20 +11,22 @@ interface FleetConfig {
   lbPort?: number;
   baseDir?: string;
   hosts: LocalFleetHostSpec[];
+  /** Extra environment for the app on every host (e.g. START_DELAY_MS to model a slow boot). */
+  appEnvironment?: Record<string, string>;
 }
 
 const config = new pulumi.Config("cutover");
 const provider = config.get("provider") ?? "local";
 
 function localFleet() {
-  const fleetConfig = config.requireObject<FleetConfig>("fleet");
+  const { appEnvironment, ...fleetConfig } = config.requireObject<FleetConfig>("fleet");
   return new LocalFleet(config.get("fleetName") ?? pulumi.getStack(), {
     ...fleetConfig,
     service: {
       name: "app",
       // The sample app is plain Node.js; run it with the same Node that runs Pulumi.
       command: [process.execPath, "server.js"],
-      environment: { NODE_ENV: "production" },
+      environment: { NODE_ENV: "production", ...(appEnvironment ?? {}) },
     },
   });
 }
