@@ -46,7 +46,7 @@ describe("command provider", () => {
   });
 
   it("fails a local command with its exit code and output", async () => {
-    await expect(p.create(LOCAL, { create: "echo out; echo err >&2; exit 3" })).rejects.toThrow(/x: create command  failed with exit code 3\nstdout:\nout\nstderr:\nerr/);
+    await expect(p.create(LOCAL, { create: "echo out; echo err >&2; exit 3" })).rejects.toThrow(/x: create command failed with exit code 3\nstdout:\nout\nstderr:\nerr/);
   });
 });
 

@@ -50,7 +50,7 @@ function comparable(props: Props): Props {
 function failure(urn: string, op: Op, what: string, r: RunResult): Error {
   const tail = (s: string) => s.trim().split("\n").slice(-20).join("\n");
   return new Error(
-    `${nameOf(urn)}: ${op} command ${what} failed with exit code ${r.code}` +
+    `${nameOf(urn)}: ${op} command${what ? ` ${what}` : ""} failed with exit code ${r.code}` +
       (r.stdout.trim() ? `\nstdout:\n${tail(r.stdout)}` : "") +
       (r.stderr.trim() ? `\nstderr:\n${tail(r.stderr)}` : ""),
   );
