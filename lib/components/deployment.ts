@@ -94,12 +94,9 @@ export class Deployment extends pulumi.ComponentResource {
     if (args.migration) {
       const m = args.migration;
       const host = args.hosts.find((h) => h.name === m.host)!;
-      gate.push(
-        hostStep(`${name}-migrate`, host, lock, this.releaseId, (id) =>
-          runMigration({ root: host.root, releaseId: id, host: host.name, command: m.command, backupCommand: m.backupCommand }),
-        { parent: this, dependsOn: prepared },
-        ),
-      );
+      const migrate = (id: string) =>
+        runMigration({ root: host.root, releaseId: id, host: host.name, command: m.command, backupCommand: m.backupCommand });
+      gate.push(hostStep(`${name}-migrate`, host, lock, this.releaseId, migrate, { parent: this, dependsOn: prepared }));
     }
 
     const rollout = new Rollout(
