@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import { execFileSync } from "node:child_process";
-import { LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
-import { requireEngine, tempStackProject, TempProject } from "./support/engine";
-import { FleetAccess, backendStatus, fleetAccess, fleetProcesses } from "./support/fleet";
+import { OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
+import { FleetAccess, backendStatus, fleetAccess, fleetProcesses, sshLogins } from "./support/fleet";
 import { sh } from "../lib/scripts/quote";
 
 const stackName = "fleettest";
@@ -26,8 +26,7 @@ const config = {
   },
 };
 
-const sshAccepted = (host: string) =>
-  fs.readFileSync(`${fleetDir}/${host}/ssh/sshd.log`, "utf8").split("\n").filter((l) => l.includes("Accepted publickey")).length;
+const sshAccepted = (host: string) => sshLogins(fleetDir, host);
 
 async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, seconds: number): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
@@ -41,15 +40,15 @@ async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (v: T) => b
 }
 
 describe("the local fleet (dev stack) on the real engine", () => {
-  let project: TempProject;
+  let underTest: StackUnderTest;
   let stack: Stack;
   let outputs: OutputMap;
   let fleet: FleetAccess;
 
   beforeAll(async () => {
     requireEngine();
-    project = tempStackProject(stackName, config);
-    stack = await LocalWorkspace.createStack({ stackName, workDir: project.dir }, { envVars: project.envVars });
+    underTest = await stackUnderTest(stackName, config);
+    stack = underTest.stack;
     const up = await stack.up();
     expect(up.summary.result).toBe("succeeded");
     outputs = up.outputs;
@@ -58,9 +57,7 @@ describe("the local fleet (dev stack) on the real engine", () => {
 
   afterAll(async () => {
     // Whatever happened above, leave no fleet behind.
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(stackName, { force: true }).catch(() => undefined);
-    project?.cleanup();
+    await underTest?.teardown();
   }, 300_000);
 
   it("reaches every host over SSH through the gateway, each on its own address", async () => {

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
-import { repoRoot, requireEngine, tempStackProject, TempProject } from "./support/engine";
-import { FleetAccess, fleetAccess } from "./support/fleet";
+import { Stack, UpResult } from "@pulumi/pulumi/automation";
+import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
+import { FleetAccess, fleetAccess, sshLogins as loginsOn } from "./support/fleet";
 import { sh } from "../lib/scripts/quote";
 
 const stackName = "releasetest";
@@ -26,7 +26,7 @@ const baseApp = {
 };
 
 describe("the release pipeline on the local fleet", () => {
-  let project: TempProject;
+  let underTest: StackUnderTest;
   let stack: Stack;
   let fleet: FleetAccess;
   const ids: Record<string, string> = {};
@@ -47,25 +47,22 @@ describe("the release pipeline on the local fleet", () => {
   const served = async (host: string) => (await fleet.must(host, sh`curl -fsS --max-time 5 ${`http://${subnet}.${10 + hosts.indexOf(host)}:8080/healthz`}`)).trim();
   const migrationLog = async () =>
     (await fleet.must("web1", sh`cat ${`${rootOf("web1")}/shared/migrations.log`}`)).split("\n").filter(Boolean).map((l) => JSON.parse(l).release as string);
-  const sshLogins = (host: string) =>
-    fs.readFileSync(`${fleetDir}/${host}/ssh/sshd.log`, "utf8").split("\n").filter((l) => l.includes("Accepted publickey")).length;
+  const sshLogins = (host: string) => loginsOn(fleetDir, host);
 
   beforeAll(async () => {
     requireEngine();
     fs.cpSync(path.join(repoRoot, "stacks", "sample-app"), appDir, { recursive: true });
-    project = tempStackProject(stackName, {
+    underTest = await stackUnderTest(stackName, {
       "cutover:provider": "local",
       "cutover:fleet": { subnet, baseDir, hosts: hosts.map((name) => ({ name, roles: [name.startsWith("web") ? "web" : "worker"] })) },
     });
-    stack = await LocalWorkspace.createStack({ stackName, workDir: project.dir }, { envVars: project.envVars });
+    stack = underTest.stack;
     const up = await deploy("1");
     fleet = fleetAccess(up.outputs);
   }, 300_000);
 
   afterAll(async () => {
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(stackName, { force: true }).catch(() => undefined);
-    project?.cleanup();
+    await underTest?.teardown();
     fs.rmSync(appDir, { recursive: true, force: true });
   }, 300_000);
 

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
-import { repoRoot, requireEngine, tempStackProject, TempProject } from "./support/engine";
+import { Stack, UpResult } from "@pulumi/pulumi/automation";
+import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
 import { FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
 import { LoadResult, startLoad } from "../stacks/load";
 import { sh } from "../lib/scripts/quote";
@@ -26,7 +26,7 @@ interface Rollout {
 }
 
 describe("rolling a release through HAProxy", () => {
-  let project: TempProject;
+  let underTest: StackUnderTest;
   let stack: Stack;
   let fleet: FleetAccess;
   const ids: Record<string, string> = {};
@@ -68,7 +68,7 @@ describe("rolling a release through HAProxy", () => {
   beforeAll(async () => {
     requireEngine();
     fs.cpSync(path.join(repoRoot, "stacks", "sample-app"), appDir, { recursive: true });
-    project = tempStackProject(stackName, {
+    underTest = await stackUnderTest(stackName, {
       "cutover:provider": "local",
       // The app takes a second to boot, as real apps do (and more): a restart is a real gap.
       "cutover:fleet": {
@@ -78,14 +78,12 @@ describe("rolling a release through HAProxy", () => {
         appEnvironment: { START_DELAY_MS: "1000" },
       },
     });
-    stack = await LocalWorkspace.createStack({ stackName, workDir: project.dir }, { envVars: project.envVars });
+    stack = underTest.stack;
     fleet = fleetAccess((await deploy("1")).outputs);
   }, 300_000);
 
   afterAll(async () => {
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(stackName, { force: true }).catch(() => undefined);
-    project?.cleanup();
+    await underTest?.teardown();
     fs.rmSync(appDir, { recursive: true, force: true });
   }, 300_000);
 

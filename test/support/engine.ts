@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
 
@@ -59,4 +60,24 @@ export function tempStackProject(stackName: string, config: Record<string, unkno
   // JSON is YAML: structured config values stay structured.
   fs.writeFileSync(path.join(project.dir, `Pulumi.${stackName}.yaml`), JSON.stringify({ config }, null, 2));
   return project;
+}
+
+export interface StackUnderTest {
+  stack: Stack;
+  /** Destroys whatever the tests left, removes the stack and its temp files; never throws. */
+  teardown(): Promise<void>;
+}
+
+/** A stack of the repo's program on its own temp project and backend (see tempStackProject). */
+export async function stackUnderTest(stackName: string, config: Record<string, unknown>): Promise<StackUnderTest> {
+  const project = tempStackProject(stackName, config);
+  const stack = await LocalWorkspace.createStack({ stackName, workDir: project.dir }, { envVars: project.envVars });
+  return {
+    stack,
+    async teardown() {
+      await stack.destroy().catch(() => undefined);
+      await stack.workspace.removeStack(stackName, { force: true }).catch(() => undefined);
+      project.cleanup();
+    },
+  };
 }

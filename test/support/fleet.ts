@@ -73,3 +73,8 @@ export async function backendStatus(fleet: FleetAccess, adminSocket: string, bac
     rows.map((l) => l.split(",")).filter((f) => f[1] !== "BACKEND").map((f) => [f[1], f[17]]),
   );
 }
+
+/** How many SSH logins a local-fleet host's sshd has accepted so far. */
+export function sshLogins(fleetDir: string, host: string): number {
+  return fs.readFileSync(`${fleetDir}/${host}/ssh/sshd.log`, "utf8").split("\n").filter((l) => l.includes("Accepted publickey")).length;
+}
