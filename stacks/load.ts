@@ -20,7 +20,9 @@ export interface RunningLoad {
 export function parseWrk(out: string): LoadResult {
   const num = (re: RegExp) => Number(out.match(re)?.[1] ?? 0);
   const requests = num(/(\d+) requests in/);
-  const seconds = Number(out.match(/requests in ([\d.]+)(m?s)/)?.[1] ?? 0) / (out.match(/requests in [\d.]+ms/) ? 1000 : 1);
+  // wrk prints the duration as 812.34ms, 26.14s or 1.00m.
+  const took = out.match(/requests in ([\d.]+)(ms|s|m),/);
+  const seconds = took ? Number(took[1]) * { ms: 0.001, s: 1, m: 60 }[took[2] as "ms" | "s" | "m"] : 0;
   const sock = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
   const socketErrors = sock ? sock.slice(1, 5).map(Number).reduce((a, b) => a + b, 0) : 0;
   const non2xx = num(/Non-2xx or 3xx responses: (\d+)/);
