@@ -8,7 +8,7 @@ import * as util from "node:util";
 import type * as provider from "@pulumi/pulumi/provider";
 import { runProcess, trimNewline, RunResult } from "./run";
 import { Connection, connectionError, copyToRemote, describe, runRemote } from "./ssh";
-import { Props, isAssetOrArchive, secret, unwrap, wrapKeys } from "./secrets";
+import { Props, isAssetOrArchive, unwrap, wrapKeys } from "./secrets";
 
 export const PROVIDER_VERSION = "1.2.1";
 
@@ -151,4 +151,3 @@ export class CommandProvider implements provider.Provider {
   }
 }
 
-export { secret };
