@@ -1,13 +1,20 @@
 // The `cutover:app` config block: what to deploy and how. Read only by stacks/index.ts.
 import * as os from "node:os";
 import * as path from "node:path";
-import { MigrationSpec, PrepareSpec, SmokeSpec, plan } from "../lib";
+import { MigrationSpec, PrepareSpec, RoleCheckSpec, SmokeSpec, plan } from "../lib";
 
 export interface AppConfig {
   /** App directory, relative to the project (or absolute). */
   source: string;
   /** Version label: part of the release id. */
   version: string;
+  /**
+   * Go to a release already on every host, by id (a rollback: no build, no upload, only
+   * swaps). When set, source and version are not used. `cutover history` lists the ids.
+   */
+  release?: string;
+  /** Change it to cycle every host again for the same release. */
+  redeploy?: string;
   prepare?: PrepareSpec;
   migration?: MigrationSpec;
   keepReleases?: number;
@@ -16,6 +23,7 @@ export interface AppConfig {
   rollout?: {
     batchSize?: plan.BatchSize;
     smoke?: SmokeSpec;
+    checks?: Record<string, RoleCheckSpec>;
     restoreCycled?: boolean;
     /** false: switch hosts in place without hiding them (to measure what hiding saves). */
     hideFromLoadBalancer?: boolean;

@@ -43,7 +43,10 @@ const app = config.getObject<AppConfig>("app");
 const deployment = app
   ? new Deployment("app", {
       hosts: fleet.hosts,
-      artifact: buildArtifact({ sourceDir: resolveSource(app), versionLabel: app.version, outDir: artifactDir() }),
+      ...(app.release
+        ? { releaseId: app.release }
+        : { artifact: buildArtifact({ sourceDir: resolveSource(app), versionLabel: app.version, outDir: artifactDir() }) }),
+      redeploy: app.redeploy,
       prepare: app.prepare,
       migration: app.migration,
       keepReleases: app.keepReleases,
@@ -60,6 +63,7 @@ const deployment = app
             }),
       batchSize: app.rollout?.batchSize,
       smoke: app.rollout?.smoke ?? { path: "/healthz" },
+      checks: app.rollout?.checks,
       restoreCycled: app.rollout?.restoreCycled,
     })
   : undefined;

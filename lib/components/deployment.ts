@@ -1,19 +1,35 @@
 // One deploy as one dependency graph (see shared/ARCHITECTURE.md):
-//   artifact → ReleaseDirectory(h) for every host, in parallel
-//           → gate: nothing activates before every host prepared
-//           → migration once, on the migration host
-//           → the rollout: batches hidden from the load balancer, switched, smoke-tested,
-//             unhidden (see rollout.ts)
-//           → prune on each host after its switch.
+//   ReleaseDirectory(h) for every host, in parallel (upload + prepare, or only a check when
+//   the release is targeted by id) → migration once, on the migration host → batch by batch,
+//   HostCycle(h): hide → switch → check → unhide, one step per host (prune included).
+// Each step is a local command running Cutover's runner, which does the work through the
+// agent over pooled SSH connections. The steps' inputs are the release id, the host and an
+// optional redeploy nonce only; everything else reaches the runner as the deploy context.
 import * as pulumi from "@pulumi/pulumi";
-import { Host } from "./host";
-import { hostStep } from "./host-step";
-import { ArtifactRef, PrepareSpec, ReleaseDirectory } from "./release-directory";
+import { Host, hostContextOf } from "./host";
+import { ReleaseDirectory } from "./release-directory";
+import { HostCycle } from "./host-cycle";
 import { LoadBalancerMembership } from "./load-balancer";
-import { Rollout, SmokeSpec } from "./rollout";
-import { runMigration } from "../scripts/migrate";
-import { pruneReleases } from "../scripts/prune";
-import { BatchSize, batchCount, validateCommand, validateKeepReleases, validateLabel } from "../plan";
+import { stepCommand } from "./step-command";
+import { DeployContext, RoleCheck } from "../runner/context";
+import { registerDeploy } from "../runner/register";
+import { validateDeployment } from "./validate-deployment";
+import { describeRollout, planRollout, BatchSize } from "../plan";
+
+/** A built artifact: a tar.gz on this machine, its checksum and the release id. */
+export interface ArtifactRef {
+  path: string;
+  sha256: string;
+  releaseId: string;
+}
+
+export interface PrepareSpec {
+  linkedDirs?: string[];
+  linkedFiles?: string[];
+  installCommand?: string;
+  /** Extra commands by role, run after install on hosts with that role. */
+  buildHooks?: Record<string, string[]>;
+}
 
 export interface MigrationSpec {
   /** Name of the host that runs it (keep it stable: the run-once marker lives there). */
@@ -23,14 +39,28 @@ export interface MigrationSpec {
   backupCommand?: string;
 }
 
+/** The HTTP smoke test: GET `path` on the host must answer 2xx/3xx with the release id. */
+export interface SmokeSpec {
+  path: string;
+  /** How long a switched host may take to pass (default 30 s); polled every 100 ms. */
+  deadlineSeconds?: number;
+  /** Roles smoke-tested over HTTP (default: the load-balanced role). */
+  roles?: string[];
+}
+
+/** A role's own check instead of HTTP: a command run in the release that must exit 0, or none. */
+export type RoleCheckSpec = { command: string; deadlineSeconds?: number } | "none";
+
 export interface DeploymentArgs {
   hosts: Host[];
-  artifact: pulumi.Input<ArtifactRef>;
+  /** What to deploy: a built artifact, or (rollback) the id of a release already on every host. */
+  artifact?: pulumi.Input<ArtifactRef>;
+  releaseId?: string;
   prepare?: PrepareSpec;
   migration?: MigrationSpec;
   /** Releases kept on each host, current and previous included (default 5, at least 2). */
   keepReleases?: number;
-  /** Who deploys (history.log, lock owner). */
+  /** Who deploys (history.log, lock owner). Changing it re-runs nothing. */
   deployer: string;
   /** The stack deploying (lock messages name it). */
   stack: string;
@@ -38,38 +68,25 @@ export interface DeploymentArgs {
   loadBalancer?: LoadBalancerMembership;
   /** Hosts per rollout batch: a count or a percentage ("25%"); default 1. */
   batchSize?: BatchSize;
-  /** Checked on each host after it switched; a failure restores that host and stops. */
   smoke?: SmokeSpec;
+  /** Checks for roles the smoke test does not cover, by role. */
+  checks?: Record<string, RoleCheckSpec>;
   /** On a failure, switch the hosts of earlier batches back too. */
   restoreCycled?: boolean;
+  /** Change it to cycle every host again for the same release (hosts already fine stay untouched). */
+  redeploy?: string;
 }
 
-function validate(args: DeploymentArgs): void {
-  if (args.hosts.length === 0) throw new Error("Deployment: hosts is empty; give at least one host to deploy to");
-  const names = args.hosts.map((h) => h.name);
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new Error(`Deployment: host ${dup} appears twice in hosts; host names must be unique`);
-  validateKeepReleases(args.keepReleases ?? 5, "keepReleases");
-  validateLabel(args.deployer, "deployer");
-  validateLabel(args.stack, "stack");
-  if (args.prepare?.installCommand !== undefined) validateCommand(args.prepare.installCommand, "prepare.installCommand");
-  for (const [role, hooks] of Object.entries(args.prepare?.buildHooks ?? {})) {
-    hooks.forEach((h, i) => validateCommand(h, `prepare.buildHooks.${role}[${i}]`));
+function roleChecks(args: DeploymentArgs): Record<string, RoleCheck> {
+  const checks: Record<string, RoleCheck> = {};
+  const smokeRoles = args.smoke?.roles ?? (args.loadBalancer ? [args.loadBalancer.role] : []);
+  for (const role of smokeRoles) {
+    checks[role] = { kind: "http", path: args.smoke?.path ?? "/healthz", deadlineSeconds: args.smoke?.deadlineSeconds ?? 30 };
   }
-  batchCount(args.hosts.length, args.batchSize ?? 1, "batchSize");
-  if (args.smoke && !/^\/[A-Za-z0-9._~!$&'()*+,;=:@/?%-]*$/.test(args.smoke.path)) {
-    throw new Error(`Deployment: smoke.path ${JSON.stringify(args.smoke.path)} is invalid: give the URL path the app answers with its release id, e.g. "/healthz"`);
+  for (const [role, c] of Object.entries(args.checks ?? {})) {
+    checks[role] = c === "none" ? { kind: "none" } : { kind: "command", command: c.command, deadlineSeconds: c.deadlineSeconds ?? 30 };
   }
-  if (args.loadBalancer && !args.hosts.some((h) => h.roles.includes(args.loadBalancer!.role))) {
-    throw new Error(`Deployment: no host has the load balancer's role "${args.loadBalancer.role}"; give hosts that role or drop loadBalancer`);
-  }
-  if (args.migration) {
-    if (!names.includes(args.migration.host)) {
-      throw new Error(`Deployment: migration.host ${JSON.stringify(args.migration.host)} is not one of the hosts (${names.join(", ")}); name one of them`);
-    }
-    validateCommand(args.migration.command, "migration.command");
-    if (args.migration.backupCommand !== undefined) validateCommand(args.migration.backupCommand, "migration.backupCommand");
-  }
+  return checks;
 }
 
 export class Deployment extends pulumi.ComponentResource {
@@ -79,48 +96,55 @@ export class Deployment extends pulumi.ComponentResource {
 
   constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cutover:deploy:Deployment", name, {}, opts);
-    validate(args); // before any resource exists, so bad input changes nothing on a host
-    const artifact = pulumi.output(args.artifact);
-    this.releaseId = artifact.releaseId;
-    const lock = { owner: args.deployer, stack: args.stack };
-    const keep = args.keepReleases ?? 5;
+    validateDeployment(args); // before any resource exists, so bad input changes nothing on a host
+    const key = `${pulumi.getProject()}/${pulumi.getStack()}/${name}`;
+    const artifact = args.artifact ? pulumi.output(args.artifact) : undefined;
+    this.releaseId = artifact ? artifact.releaseId : pulumi.output(args.releaseId!);
+    const batches = planRollout(args.hosts, args.loadBalancer?.role, args.batchSize ?? 1);
+    this.rolloutPlan = describeRollout(batches);
 
-    const prepared = args.hosts.map(
-      (host) =>
-        new ReleaseDirectory(`${name}-${host.name}`, { host, artifact, prepare: args.prepare ?? {}, lock }, { parent: this })
-          .prepared,
-    );
-    const gate: pulumi.Resource[] = [...prepared];
-    if (args.migration) {
-      const m = args.migration;
-      const host = args.hosts.find((h) => h.name === m.host)!;
-      const migrate = (id: string) =>
-        runMigration({ root: host.root, releaseId: id, host: host.name, command: m.command, backupCommand: m.backupCommand });
-      gate.push(hostStep(`${name}-migrate`, host, lock, this.releaseId, migrate, { parent: this, dependsOn: prepared }));
-    }
-
-    const rollout = new Rollout(
-      `${name}-rollout`,
-      {
-        hosts: args.hosts,
-        releaseId: this.releaseId,
-        gate,
-        lock,
+    const context: pulumi.Output<DeployContext> = pulumi
+      .all([pulumi.all(args.hosts.map(hostContextOf)), artifact ?? pulumi.output(undefined), args.loadBalancer?.context ?? pulumi.output(undefined), this.releaseId])
+      .apply(([hosts, a, loadBalancer, id]) => ({
+        key,
+        stack: args.stack,
         deployer: args.deployer,
-        loadBalancer: args.loadBalancer,
-        batchSize: args.batchSize,
-        smoke: args.smoke,
-        restoreCycled: args.restoreCycled,
-      },
-      { parent: this },
+        release: { id, artifact: a ? { path: a.path, sha256: a.sha256 } : undefined },
+        hosts,
+        batches,
+        loadBalancer,
+        checks: roleChecks(args),
+        prepare: args.prepare ?? {},
+        migration: args.migration,
+        keepReleases: args.keepReleases ?? 5,
+        restoreCycled: args.restoreCycled ?? false,
+      }));
+    // The agent gets the context at the start of `up`; previews register nothing.
+    const registered = pulumi.unsecret(
+      context.apply(async (c) => {
+        if (!pulumi.runtime.isDryRun()) await registerDeploy(c);
+        return true;
+      }),
     );
-    this.rolloutPlan = rollout.plan;
-    for (const host of args.hosts) {
-      hostStep(`${name}-${host.name}-prune`, host, lock, this.releaseId, () => pruneReleases({ root: host.root, keep, host: host.name }), {
-        parent: this,
-        dependsOn: [rollout.switched[host.name]],
-      });
+    const step = { key, releaseId: this.releaseId, registered };
+
+    const gate: pulumi.Resource[] = args.hosts.map(
+      (host) => new ReleaseDirectory(`${name}-${host.name}`, { ...step, host }, { parent: this }).prepared,
+    );
+    if (args.migration) {
+      const migrationHost = args.migration.host;
+      gate.push(stepCommand(`${name}-migrate`, { ...step, job: "migrate", host: migrationHost }, { parent: this, dependsOn: [...gate] }));
     }
-    this.registerOutputs({ releaseId: this.releaseId });
+
+    const rollout = new pulumi.ComponentResource("cutover:deploy:Rollout", `${name}-rollout`, {}, { parent: this });
+    let after = gate;
+    for (const batch of batches) {
+      after = batch.hosts.map(
+        (host) =>
+          new HostCycle(`${name}-batch${batch.index}-${host}`, { ...step, host, batch: batch.index, after, redeploy: args.redeploy }, { parent: rollout })
+            .done,
+      );
+    }
+    this.registerOutputs({ releaseId: this.releaseId, rolloutPlan: this.rolloutPlan });
   }
 }

@@ -1,6 +1,7 @@
 // What the rest of Cutover needs from a server, whatever created it (the local fleet, EC2).
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
+import type { HostContext } from "../runner/context";
 
 /** One SSH endpoint. `hostKey` is pinned: a host presenting another key is refused. */
 export interface SshEndpoint {
@@ -41,4 +42,9 @@ export function connectionOf(host: Host): command.types.input.remote.ConnectionA
   });
   const { gateway, ...direct } = host.ssh;
   return gateway ? { ...hop(direct), proxy: hop(gateway) } : hop(direct);
+}
+
+/** The host as the runner sees it, resolved at deploy time (a secret: it holds the key). */
+export function hostContextOf(h: Host): pulumi.Output<HostContext> {
+  return pulumi.output(h.ssh).apply((ssh) => ({ name: h.name, roles: h.roles, root: h.root, restartCommand: h.restartCommand, app: h.app, ssh }));
 }

@@ -1,15 +1,12 @@
-// What a rollout needs from a load balancer, whatever it is (HAProxy runtime API, an AWS
-// target group): shell steps that take one host out of rotation once its in-flight requests
-// are done, and put it back once the balancer sees it healthy.
-import { Host } from "./host";
+// What a rollout needs from a load balancer, whatever it is: the role it fronts and a
+// description the runner uses to hide a host (no new requests, in-flight ones finished) and
+// put it back (ready and seen healthy). The description is resolved at deploy time and never
+// an input of a resource, so tuning it re-runs nothing.
+import * as pulumi from "@pulumi/pulumi";
+import type { LoadBalancerContext } from "../runner/context";
 
 export interface LoadBalancerMembership {
   /** The role whose hosts sit behind this balancer. */
   role: string;
-  /** Where the hide/unhide steps run (HAProxy: its own host; AWS: a host with credentials). */
-  controller: Host;
-  /** Drain the host and wait until it has no requests in flight (bounded). */
-  hide(host: Host): string;
-  /** Put the host back and wait until the balancer reports it healthy (bounded). */
-  unhide(host: Host): string;
+  context: pulumi.Output<LoadBalancerContext>;
 }

@@ -11,6 +11,7 @@
  * variables, so the only place user data meets the shell is the quoted assignment.
  */
 import { quote, script } from "./quote";
+import { LOCK_FUNCTIONS, LockArgs, TAKE_LOCK, lockVars } from "./lock";
 
 /** Shell variable names Cutover assigns; a constant identifier, never user input. */
 type VarName = string;
@@ -24,6 +25,8 @@ export interface HostScript {
   functions?: readonly string[];
   /** Body lines: Cutover's constant shell text, using inputs only as "$variables". */
   body: ReadonlyArray<string | false | undefined>;
+  /** Run the whole body under the host's deploy lock (see lock.ts). */
+  lock?: LockArgs;
 }
 
 const VAR_NAME = /^[a-z_][a-z0-9_]*$/;
@@ -34,12 +37,15 @@ export function assign(name: VarName, value: string | number): string {
 }
 
 /** Builds a whole script: strict mode, quoted inputs, helpers, body. */
-export function hostScript({ host, vars = {}, functions = [], body }: HostScript): string {
+export function hostScript({ host, vars = {}, functions = [], body, lock }: HostScript): string {
+  const allVars = lock ? { ...lockVars(lock), ...vars } : vars;
   return script([
     assign("host", host),
-    ...Object.entries(vars).map(([name, value]) => assign(name, value)),
+    ...Object.entries(allVars).map(([name, value]) => assign(name, value)),
     FAIL_SH,
+    ...(lock ? [LOCK_FUNCTIONS] : []),
     ...functions,
+    ...(lock ? TAKE_LOCK : []),
     ...body,
   ]);
 }
@@ -55,8 +61,7 @@ export const FAIL_SH = [
   "say() { printf 'cutover[%s] %s: %s\\n' \"$host\" \"$1\" \"$2\"; }",
 ].join("\n");
 
-/** `now` prints the UTC time in ISO 8601, the format of lock info and history lines. */
-export const NOW_SH = "now() { date -u +%Y-%m-%dT%H:%M:%SZ; }";
+export { NOW_SH } from "./now";
 
 // The character set of release ids, spelled out rather than as ranges: a range like [a-z]
 // in a `case` pattern can follow the locale's collation in some shells.

@@ -32,8 +32,8 @@ export interface HaproxyTarget {
 
 export interface HaproxyWait extends HaproxyTarget {
   timeoutSeconds: number;
-  /** Seconds between polls (default 1). */
-  intervalSeconds?: number;
+  /** Milliseconds between polls (default 100: HAProxy answers in microseconds, hosts wait on this). */
+  intervalMs?: number;
 }
 
 const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -63,10 +63,12 @@ function target(t: HaproxyTarget) {
   };
 }
 
-function waitVars(w: HaproxyWait): Record<string, number> {
+function waitVars(w: HaproxyWait): Record<string, number | string> {
+  const ms = validateInteger(w.intervalMs ?? 100, "intervalMs", { min: 10, max: 10_000, unit: "milliseconds" });
   return {
     timeout: validateInteger(w.timeoutSeconds, "timeoutSeconds", { min: 0, unit: "seconds" }),
-    interval: validateInteger(w.intervalSeconds ?? 1, "intervalSeconds", { min: 1, unit: "seconds" }),
+    // `sleep` takes fractions (coreutils); written as seconds with three decimals.
+    interval: (ms / 1000).toFixed(3),
   };
 }
 
@@ -122,7 +124,7 @@ const WAIT_UP = [
   "done",
 ];
 
-function haproxyScript(t: HaproxyTarget, extra: Record<string, number>, body: string[]): string {
+function haproxyScript(t: HaproxyTarget, extra: Record<string, number | string>, body: string[]): string {
   const { host, vars } = target(t);
   return hostScript({ host, vars: { ...vars, ...extra }, functions: [HAPROXY_SH], body });
 }

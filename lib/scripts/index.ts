@@ -3,10 +3,10 @@
 export * from "./quote";
 export { layout, type Layout } from "./layout";
 export * from "./lock";
+export * from "./host-cycle";
 export * from "./release";
 export * from "./activate";
 export * from "./migrate";
 export * from "./prune";
 export * from "./haproxy";
-export * from "./smoke";
 export * from "./services";

@@ -5,7 +5,9 @@
  *   <root>/releases/.<id>.partial  an unpack in progress; renamed to <id> when complete
  *   <root>/shared/                 linked into every release
  *   <root>/current -> releases/<id>
- *   <root>/.cutover/lock/info      per-host deploy lock
+ *   <root>/.cutover/deploy.lock    per-host deploy lock (flock; freed when its holder dies)
+ *   <root>/.cutover/deploy.lock.info  who holds it (owner, stack, release, step, pid, time)
+ *   <root>/.cutover/uploads/       artifacts in transit (removed once unpacked)
  *   <root>/.cutover/previous       the release current pointed to before the last swap
  *   <root>/.cutover/history.log    one JSON line per activation
  *   <root>/.cutover/migrations/<id> run-once markers
@@ -22,8 +24,9 @@ export interface Layout {
   /** The symlink built beside `current` and renamed over it (rename is atomic). */
   readonly currentTmp: string;
   readonly cutoverDir: string;
-  readonly lockDir: string;
+  readonly lockFile: string;
   readonly lockInfo: string;
+  readonly uploadsDir: string;
   readonly previousFile: string;
   readonly historyLog: string;
   readonly migrationsDir: string;
@@ -49,8 +52,9 @@ export function layout(rootInput: string): Layout {
     current: `${root}/current`,
     currentTmp: `${root}/current.tmp`,
     cutoverDir,
-    lockDir: `${cutoverDir}/lock`,
-    lockInfo: `${cutoverDir}/lock/info`,
+    lockFile: `${cutoverDir}/deploy.lock`,
+    lockInfo: `${cutoverDir}/deploy.lock.info`,
+    uploadsDir: `${cutoverDir}/uploads`,
     previousFile: `${cutoverDir}/previous`,
     historyLog: `${cutoverDir}/history.log`,
     migrationsDir: `${cutoverDir}/migrations`,

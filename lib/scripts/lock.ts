@@ -1,24 +1,20 @@
 /**
- * The per-host deploy lock: `<root>/.cutover/lock`, taken with a plain `mkdir`, which is
- * atomic on every POSIX filesystem (exactly one of two racing deploys creates it).
+ * The per-host deploy lock: `flock` on `<root>/.cutover/deploy.lock`, held on a descriptor
+ * of the very shell that does the work. The kernel frees it the moment that process ends —
+ * success, failure, a killed SSH session, a reboot — so there is no stale lock to clear and
+ * no "unlock" step that a failed deploy could skip. A step whose SSH client died keeps
+ * running on the host and keeps holding the lock, so a retry can never run beside it (a
+ * migration runs once).
  *
- * Inside, `info` holds one `key=value` line each for owner, stack, release, host, pid and
- * time. It is written to a temporary name and renamed, so a reader sees all of it or none.
- * (pid is the shell that took the lock; each remote step is a new SSH session, so a live pid
- * cannot prove a deploy is still running — the message asks a human instead of guessing.)
- *
- * Re-entrancy: a lock whose owner, stack AND release all match is re-acquired (and its time
- * refreshed). That is a retry of the same deploy after a failed step, which must not
- * deadlock on its own lock. The same owner and stack deploying a *different* release meets
- * the lock of an earlier deploy that never finished; that is reported, not taken over,
- * because the earlier deploy may have left hosts hidden or half-cycled.
+ * The holder is recorded in `deploy.lock.info` (owner, stack, release, step, pid, time),
+ * written after the lock is taken, only for messages: a refused deploy is told who holds the
+ * lock, since when, and what to do.
  */
-import { quote } from "./quote";
-import { NOW_SH, hostScript } from "./common";
+import { NOW_SH } from "./now";
 import { layout } from "./layout";
 import { assertReleaseId, validateLabel } from "../plan";
 
-/** Exit status of acquireLock when another deploy holds the lock (EX_TEMPFAIL). */
+/** Exit status of a step refused because another deploy holds the host (EX_TEMPFAIL). */
 export const LOCK_HELD_EXIT_CODE = 75;
 
 export interface LockArgs {
@@ -27,113 +23,46 @@ export interface LockArgs {
   owner: string;
   /** The Pulumi stack deploying (e.g. "prod"). */
   stack: string;
-  /** The release being deployed; with owner and stack it identifies one deploy. */
+  /** The release being deployed. */
   release: string;
-  /** Host label for messages. */
-  host: string;
+  /** The step taking the lock (prepare, migrate, cycle): named in the holder's record. */
+  step: string;
 }
 
-export interface UnlockArgs {
-  root: string;
-  owner: string;
-  stack: string;
-  host: string;
+/** Variables the lock lines use; merge them into the script's vars. */
+export function lockVars({ root, owner, stack, release, step }: LockArgs): Record<string, string | number> {
+  const l = layout(root);
+  return {
+    cutover_dir: l.cutoverDir,
+    lock_file: l.lockFile,
+    lock_info: l.lockInfo,
+    lock_owner: validateLabel(owner, "owner"),
+    lock_stack: validateLabel(stack, "stack"),
+    lock_release: assertReleaseId(release, "release"),
+    lock_step: validateLabel(step, "step"),
+    lock_held_code: LOCK_HELD_EXIT_CODE,
+  };
 }
 
-/** Shell that prints the lock holder as `alice (stack prod, release v1-…) since <time>`. */
-const HOLDER_SH = [
-  "field() { sed -n \"s/^$1=//p\" \"$lock/info\" 2>/dev/null | head -n 1; }",
-  "holder() {",
-  '  if [ -f "$lock/info" ]; then',
-  "    printf '%s (stack %s, release %s) since %s' \"$(field owner)\" \"$(field stack)\" \"$(field release)\" \"$(field time)\"",
-  "  else",
-  "    printf 'an unknown deploy (no %s; it may have died while taking the lock)' \"$lock/info\"",
-  "  fi",
-  "}",
-  'held_by() { [ -f "$lock/info" ] && grep -Fxq -- "owner=$owner" "$lock/info" && grep -Fxq -- "stack=$stack" "$lock/info"; }',
+export const LOCK_FUNCTIONS = [
+  NOW_SH,
+  "lock_field() { sed -n \"s/^$1=//p\" \"$lock_info\" 2>/dev/null | head -n 1; }",
 ].join("\n");
 
-export function acquireLock({ root, owner, stack, release, host }: LockArgs): string {
-  const l = layout(root);
-  return hostScript({
-    host,
-    vars: {
-      cutover_dir: l.cutoverDir,
-      lock: l.lockDir,
-      owner: validateLabel(owner, "owner"),
-      stack: validateLabel(stack, "stack"),
-      release: assertReleaseId(release, "release"),
-      unlock_hint: `cutover unlock --stack ${quote(stack)}`,
-      rm_hint: `rm -rf ${quote(l.lockDir)}`,
-      held_code: LOCK_HELD_EXIT_CODE,
-    },
-    functions: [NOW_SH, HOLDER_SH],
-    body: [
-      'mkdir -p -- "$cutover_dir" || fail lock "cannot create $cutover_dir; check that the deploy user owns the deploy root"',
-      "write_info() {",
-      "  printf 'owner=%s\\nstack=%s\\nrelease=%s\\nhost=%s\\npid=%s\\ntime=%s\\n' \\",
-      '    "$owner" "$stack" "$release" "$host" "$$" "$(now)" > "$lock/info.tmp" &&',
-      '  mv -f -- "$lock/info.tmp" "$lock/info" || fail lock "cannot write $lock/info"',
-      "}",
-      'if mkdir -- "$lock" 2>/dev/null; then',
-      "  write_info",
-      '  say lock "acquired for $owner (stack $stack, release $release)"',
-      "  exit 0",
-      "fi",
-      '[ -d "$lock" ] || fail lock "cannot create $lock; check that the deploy user owns $cutover_dir"',
-      'if held_by && grep -Fxq -- "release=$release" "$lock/info"; then',
-      "  write_info",
-      '  say lock "already held by this deploy ($owner, stack $stack, release $release); continuing"',
-      "  exit 0",
-      "fi",
-      "printf 'cutover: host %s is locked by %s; if no deploy is running, run `%s` (or %s on the host)\\n' \\",
-      '  "$host" "$(holder)" "$unlock_hint" "$rm_hint" >&2',
-      'exit "$held_code"',
-    ],
-  });
-}
-
-/** Removes the lock only if this owner+stack holds it; absent lock = nothing to do. */
-export function releaseLock({ root, owner, stack, host }: UnlockArgs): string {
-  const l = layout(root);
-  return hostScript({
-    host,
-    vars: { lock: l.lockDir, owner: validateLabel(owner, "owner"), stack: validateLabel(stack, "stack") },
-    functions: [HOLDER_SH],
-    body: [
-      'if [ ! -d "$lock" ]; then say unlock "not locked"; exit 0; fi',
-      "if held_by; then",
-      '  rm -rf -- "$lock" || fail unlock "cannot remove $lock"',
-      '  say unlock "released"',
-      "else",
-      // Not ours: leaving it is the safe choice, and failing here would fail a deploy that
-      // itself succeeded, so warn and carry on.
-      '  warn unlock "$lock is held by $(holder), not by $owner (stack $stack); leaving it"',
-      "fi",
-    ],
-  });
-}
-
 /**
- * For `cutover unlock --stack <stack>`: removes the lock if it is held by that stack (any
- * owner) or if its info is missing, and prints who held it. A lock of another stack is
- * refused, since that deploy may well be running.
+ * Body lines that take the lock on descriptor 9 for the rest of the script, or exit with
+ * LOCK_HELD_EXIT_CODE naming the holder. Put them first in the body.
  */
-export function breakLock({ root, stack, host }: { root: string; stack: string; host: string }): string {
-  const l = layout(root);
-  return hostScript({
-    host,
-    vars: { lock: l.lockDir, stack: validateLabel(stack, "stack"), owner: "" },
-    functions: [HOLDER_SH],
-    body: [
-      'if [ ! -d "$lock" ]; then say unlock "not locked"; exit 0; fi',
-      'if [ ! -f "$lock/info" ] || grep -Fxq -- "stack=$stack" "$lock/info"; then',
-      '  was=$(holder)',
-      '  rm -rf -- "$lock" || fail unlock "cannot remove $lock"',
-      '  say unlock "removed the lock held by $was"',
-      "else",
-      '  fail unlock "the lock is held by $(holder), not by stack $stack; unlock it with that stack\'s name if you are sure it is not deploying"',
-      "fi",
-    ],
-  });
-}
+export const TAKE_LOCK = [
+  'mkdir -p -- "$cutover_dir" || fail lock "cannot create $cutover_dir; check that the deploy user owns the deploy root"',
+  'exec 9>>"$lock_file" || fail lock "cannot open $lock_file; check that the deploy user owns $cutover_dir"',
+  "if ! flock -n 9; then",
+  "  printf 'cutover[%s] lock: host %s is being deployed by %s (stack %s, release %s, step %s, pid %s on the host) since %s; wait for that deploy to finish and run `pulumi up` again — the lock frees itself when that process ends (if it hangs, stop it on the host: kill %s)\\n' \\",
+  '    "$host" "$host" "$(lock_field owner)" "$(lock_field stack)" "$(lock_field release)" "$(lock_field step)" "$(lock_field pid)" "$(lock_field time)" "$(lock_field pid)" >&2',
+  '  exit "$lock_held_code"',
+  "fi",
+  "printf 'owner=%s\\nstack=%s\\nrelease=%s\\nstep=%s\\npid=%s\\ntime=%s\\n' \\",
+  '  "$lock_owner" "$lock_stack" "$lock_release" "$lock_step" "$$" "$(now)" > "$lock_info.tmp" &&',
+  // Without its record the lock still works; only the message for others is poorer.
+  'mv -f -- "$lock_info.tmp" "$lock_info" || warn lock "cannot write $lock_info (disk full?); the lock is held all the same"',
+];

@@ -10,6 +10,7 @@
  * Both commands are the user's shell code, run with `sh -c` inside releases/<id>.
  */
 import { NOW_SH, RUN_USER_SH, hostScript } from "./common";
+import { LockArgs } from "./lock";
 import { layout } from "./layout";
 import { assertReleaseId, validateCommand, validateUnixUser } from "../plan";
 
@@ -23,9 +24,11 @@ export interface MigrationArgs {
   backupCommand?: string;
   /** Account that runs both commands (when connected as root). */
   appUser?: string;
+  /** Take the host's deploy lock for the whole migration (see lock.ts). */
+  lock?: LockArgs;
 }
 
-export function runMigration({ root, releaseId, host, command, backupCommand, appUser }: MigrationArgs): string {
+export function runMigration({ root, releaseId, host, command, backupCommand, appUser, lock }: MigrationArgs): string {
   const l = layout(root);
   const id = assertReleaseId(releaseId);
   return hostScript({
@@ -42,6 +45,7 @@ export function runMigration({ root, releaseId, host, command, backupCommand, ap
       app_user: appUser === undefined ? "" : validateUnixUser(appUser, "appUser"),
     },
     functions: [NOW_SH, RUN_USER_SH],
+    lock,
     body: [
       'if [ -f "$marker" ]; then say migrate "migration for $release_id already ran ($(cat -- "$marker"))"; exit 0; fi',
       '[ -f "$release_dir/.prepared" ] ||',

@@ -9,10 +9,12 @@
  * "Newest" is activation order: the mtime of `.activated` (touched by every swap to the
  * release), else of `.prepared` for releases never activated. Ids themselves carry no order.
  *
- * Run it under the host lock: a prepare running beside it would look half-prepared.
+ * Leftovers of failed attempts go too: `.<id>.partial` unpacks and uploads. That is only safe
+ * under the host lock (no prepare can be running), which the cycle holds when it prunes.
  */
 import { IS_RELEASE_ID_SH, hostScript } from "./common";
 import { layout } from "./layout";
+import { LockArgs } from "./lock";
 import { validateKeepReleases } from "../plan";
 
 export interface PruneArgs {
@@ -22,19 +24,16 @@ export interface PruneArgs {
   host: string;
 }
 
-export function pruneReleases({ root, keep, host }: PruneArgs): string {
+/** Variables PRUNE_SH uses. */
+export function pruneVars(root: string, keep: number): Record<string, string | number> {
   const l = layout(root);
-  return hostScript({
-    host,
-    vars: {
-      releases: l.releasesDir,
-      current: l.current,
-      previous_file: l.previousFile,
-      keep: validateKeepReleases(keep),
-    },
-    functions: [IS_RELEASE_ID_SH],
-    body: [
-      'if [ ! -d "$releases" ]; then say prune "no releases yet"; exit 0; fi',
+  return { releases: l.releasesDir, current: l.current, previous_file: l.previousFile, uploads: l.uploadsDir, keep: validateKeepReleases(keep) };
+}
+
+/** `prune_releases`: the whole decision, as a function so the cycle script can call it. */
+export const PRUNE_SH = [
+  "prune_releases() {",
+      'if [ ! -d "$releases" ]; then say prune "no releases yet"; return 0; fi',
       'cur=$(readlink -- "$current" 2>/dev/null || true)',
       "cur=${cur##*/}",
       'prev=$(cat -- "$previous_file" 2>/dev/null || true)',
@@ -70,6 +69,15 @@ export function pruneReleases({ root, keep, host }: PruneArgs): string {
       "$sorted",
       "EOF",
       'say prune "kept current ${cur:-none}, previous ${prev:-none}; deleted $pruned release(s)"',
-    ],
-  });
+      'for dir in "$releases"/.*.partial "$uploads"/*; do',
+      '  [ -e "$dir" ] || continue',
+      '  rm -rf -- "$dir" || fail prune "cannot delete $dir"',
+      '  say prune "removed $dir, left by an unfinished attempt"',
+      "done",
+  "}",
+].join("\n");
+
+/** Prune as a script of its own (under the host lock when `lock` is given). */
+export function pruneReleases({ root, keep, host, lock }: PruneArgs & { lock?: LockArgs }): string {
+  return hostScript({ host, vars: pruneVars(root, keep), functions: [IS_RELEASE_ID_SH, PRUNE_SH], body: ["prune_releases"], lock });
 }

@@ -12,7 +12,8 @@
  * installCommand and buildHooks are the user's own shell code, run with `sh -c` inside the
  * release directory (see RUN_USER_SH); they arrive as one quoted string each.
  */
-import { RUN_USER_SH, hostScript } from "./common";
+import { IS_RELEASE_ID_SH, RUN_USER_SH, hostScript } from "./common";
+import { LockArgs } from "./lock";
 import { layout } from "./layout";
 import {
   assertReleaseId,
@@ -41,6 +42,10 @@ export interface PrepareReleaseArgs {
   /** Account that owns the release and runs install/hooks (when connected as root). */
   appUser?: string;
   host: string;
+  /** Take the host's deploy lock for the whole prepare (see lock.ts). */
+  lock?: LockArgs;
+  /** Delete the uploaded artifact once the release is prepared (it is not needed any more). */
+  removeArtifact?: boolean;
 }
 
 const LINK_SH = [
@@ -95,6 +100,7 @@ export function prepareRelease(args: PrepareReleaseArgs): string {
       ...numbered("hook", hooks),
     },
     functions: [RUN_USER_SH, LINK_SH],
+    lock: args.lock,
     body: [
       'if [ -f "$release_dir/.prepared" ]; then say prepare "release $release_id already prepared"; exit 0; fi',
 
@@ -118,7 +124,11 @@ export function prepareRelease(args: PrepareReleaseArgs): string {
       'mkdir -- "$partial" || fail unpack "cannot create $partial"',
       // Archive on stdin and the target as the working directory: GNU tar unquotes
       // backslash escapes in names given as arguments, so paths never go on its command line.
-      '(cd "$partial" && tar -xzf - --no-same-owner < "$artifact") || fail unpack "tar could not unpack $artifact into $partial"',
+      'if ! (cd "$partial" && tar -xzf - --no-same-owner < "$artifact"); then',
+      // A half-unpacked tree is useless and may be what filled the disk.
+      '  rm -rf -- "$partial"',
+      '  fail unpack "tar could not unpack $artifact into $partial (disk full? see the tar error above); free space on the host and run pulumi up again"',
+      "fi",
       // An artifact must not bring its own markers: only this script says a release is prepared.
       'rm -f -- "$partial/.prepared" "$partial/.activated"',
       'mv -T -- "$partial" "$release_dir" || fail unpack "cannot rename $partial to $release_dir"',
@@ -135,6 +145,7 @@ export function prepareRelease(args: PrepareReleaseArgs): string {
       ...hooks.map((_, i) => `run_user 'build hook ${i + 1}' "$hook_${i + 1}" "$release_dir"`),
 
       'touch -- "$release_dir/.prepared" || fail prepare "cannot write $release_dir/.prepared"',
+      args.removeArtifact && 'rm -f -- "$artifact"',
       'say prepare "release $release_id prepared in $release_dir"',
     ],
   });
@@ -142,4 +153,27 @@ export function prepareRelease(args: PrepareReleaseArgs): string {
 
 function numbered(prefix: string, values: readonly string[]): Record<string, string> {
   return Object.fromEntries(values.map((v, i) => [`${prefix}_${i + 1}`, v]));
+}
+
+/**
+ * What a host has of a release, before anything is uploaded: prints `cutover-prepared yes|no`
+ * and one `cutover-available <id>` line per prepared release (the ids a rollback can target),
+ * and makes sure the uploads directory exists. Changes nothing else.
+ */
+export function probeRelease({ root, releaseId, host }: { root: string; releaseId: string; host: string }): string {
+  const l = layout(root);
+  return hostScript({
+    host,
+    vars: { releases: l.releasesDir, uploads: l.uploadsDir, release_id: assertReleaseId(releaseId) },
+    functions: [IS_RELEASE_ID_SH],
+    body: [
+      'mkdir -p -- "$releases" "$uploads" || fail probe "cannot create $releases and $uploads; check that the deploy user owns the deploy root"',
+      'if [ -f "$releases/$release_id/.prepared" ]; then echo "cutover-prepared yes"; else echo "cutover-prepared no"; fi',
+      'for dir in "$releases"/*; do',
+      '  name=${dir##*/}',
+      '  is_release_id "$name" && [ -f "$dir/.prepared" ] && printf \'cutover-available %s\\n\' "$name"',
+      "done",
+      "exit 0",
+    ],
+  });
 }

@@ -1,7 +1,8 @@
-// HAProxy as a load-balancer membership backend, over its runtime API on the LB host.
-import { Host } from "../../components/host";
+// HAProxy as a load-balancer membership backend, over its runtime API on the LB host. The
+// runner drains the host's server, waits for its sessions to end, sets it to maint (hide),
+// and later sets it ready and waits for the health checks to say UP (unhide).
+import { Host, hostContextOf } from "../../components/host";
 import { LoadBalancerMembership } from "../../components/load-balancer";
-import { hideServer, unhideServer } from "../../scripts/haproxy";
 
 export interface HaproxyMembershipArgs {
   /** The host HAProxy runs on (reached over SSH like any host). */
@@ -19,11 +20,16 @@ export interface HaproxyMembershipArgs {
 }
 
 export function haproxyMembership(a: HaproxyMembershipArgs): LoadBalancerMembership {
-  const target = (h: Host) => ({ socket: a.adminSocket, backend: a.backend, server: h.name, host: h.name });
   return {
     role: a.role,
-    controller: a.host,
-    hide: (h) => hideServer({ ...target(h), timeoutSeconds: a.drainSeconds ?? 30 }),
-    unhide: (h) => unhideServer({ ...target(h), timeoutSeconds: a.upSeconds ?? 30 }),
+    context: hostContextOf(a.host).apply((host) => ({
+      kind: "haproxy" as const,
+      role: a.role,
+      host,
+      adminSocket: a.adminSocket,
+      backend: a.backend,
+      drainSeconds: a.drainSeconds ?? 30,
+      upSeconds: a.upSeconds ?? 30,
+    })),
   };
 }

@@ -42,9 +42,10 @@ export function renderAppProgram(a: AppProgramArgs): string {
     ...(env.length > 0 ? [`environment=${env.join(",")}`] : []),
     `autostart=${a.autostart}`,
     "autorestart=true",
-    // Counts as started after 2 s up; a crash loop stops after 3 tries (FATAL) instead of
+    // Counts as started after 1 s up (the restart blocks that long, overlapping the app's own
+    // boot; the check then polls readiness); a crash loop stops after 3 tries (FATAL) instead of
     // restarting forever.
-    "startsecs=2",
+    "startsecs=1",
     "startretries=3",
     "stopsignal=TERM",
     "stopwaitsecs=15",

@@ -1,0 +1,78 @@
+// Everything a Deployment can check before any resource exists: a bad argument fails the
+// preview with its name and the fix, and nothing on any host changes.
+import type { DeploymentArgs } from "./deployment";
+import { CutoverInputError, assertReleaseId, batchCount, validateCommand, validateKeepReleases, validateLabel } from "../plan";
+
+const fail = (message: string): never => {
+  throw new Error(`Deployment: ${message}`);
+};
+
+function validateHosts(args: DeploymentArgs): string[] {
+  if (args.hosts.length === 0) fail("hosts is empty; give at least one host to deploy to");
+  const names = args.hosts.map((h) => h.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) fail(`host ${dup} appears twice in hosts; host names must be unique`);
+  return names;
+}
+
+function validateRoles(args: DeploymentArgs): void {
+  const known = new Set(args.hosts.flatMap((h) => h.roles));
+  const mentioned: Array<[string, string]> = [
+    ...Object.keys(args.prepare?.buildHooks ?? {}).map((r) => [r, `prepare.buildHooks.${r}`] as [string, string]),
+    ...Object.keys(args.checks ?? {}).map((r) => [r, `checks.${r}`] as [string, string]),
+    ...(args.smoke?.roles ?? []).map((r) => [r, "smoke.roles"] as [string, string]),
+  ];
+  for (const [role, where] of mentioned) {
+    if (!known.has(role)) fail(`${where} names role "${role}", which no host has (roles: ${[...known].join(", ") || "none"}); fix the role name`);
+  }
+}
+
+/** A batch that hides every host of the balanced role would leave the balancer with nobody. */
+function validateBatches(args: DeploymentArgs): void {
+  const size = args.batchSize ?? 1;
+  batchCount(args.hosts.length, size, "batchSize");
+  const lb = args.loadBalancer;
+  if (!lb) return;
+  const fronted = args.hosts.filter((h) => h.roles.includes(lb.role)).length;
+  if (fronted === 0) fail(`no host has the load balancer's role "${lb.role}"; give hosts that role or drop loadBalancer`);
+  const perBatch = batchCount(fronted, size, "batchSize");
+  if (perBatch >= fronted) {
+    const max = fronted - 1;
+    throw new CutoverInputError(
+      "batchSize",
+      size,
+      max >= 1
+        ? `it would hide all ${fronted} hosts of role "${lb.role}" at once and the load balancer would have nobody to send requests to; use at most ${max} (or "${Math.floor((max * 100) / fronted)}%")`
+        : `role "${lb.role}" has a single host, so hiding it empties the load balancer; add a second host of that role, or deploy without loadBalancer`,
+    );
+  }
+}
+
+export function validateDeployment(args: DeploymentArgs): void {
+  const names = validateHosts(args);
+  if ((args.artifact === undefined) === (args.releaseId === undefined)) {
+    fail("give exactly one of artifact (deploy a build) and releaseId (go to a release already on the hosts, e.g. a rollback)");
+  }
+  if (args.releaseId !== undefined) assertReleaseId(args.releaseId, "releaseId");
+  validateKeepReleases(args.keepReleases ?? 5, "keepReleases");
+  validateLabel(args.deployer, "deployer");
+  validateLabel(args.stack, "stack");
+  if (args.redeploy !== undefined) validateLabel(args.redeploy, "redeploy");
+  if (args.prepare?.installCommand !== undefined) validateCommand(args.prepare.installCommand, "prepare.installCommand");
+  for (const [role, hooks] of Object.entries(args.prepare?.buildHooks ?? {})) {
+    hooks.forEach((h, i) => validateCommand(h, `prepare.buildHooks.${role}[${i}]`));
+  }
+  for (const [role, c] of Object.entries(args.checks ?? {})) if (c !== "none") validateCommand(c.command, `checks.${role}.command`);
+  validateRoles(args);
+  validateBatches(args);
+  if (args.smoke && !/^\/[A-Za-z0-9._~!$&'()*+,;=:@/?%-]*$/.test(args.smoke.path)) {
+    fail(`smoke.path ${JSON.stringify(args.smoke.path)} is invalid: give the URL path the app answers with its release id, e.g. "/healthz"`);
+  }
+  if (args.migration) {
+    if (!names.includes(args.migration.host)) {
+      fail(`migration.host ${JSON.stringify(args.migration.host)} is not one of the hosts (${names.join(", ")}); name one of them`);
+    }
+    validateCommand(args.migration.command, "migration.command");
+    if (args.migration.backupCommand !== undefined) validateCommand(args.migration.backupCommand, "migration.backupCommand");
+  }
+}

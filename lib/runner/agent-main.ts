@@ -1,0 +1,4 @@
+// Entry point of the agent process (started detached by client.ts).
+import { serve } from "./agent";
+
+serve();

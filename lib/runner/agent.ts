@@ -1,0 +1,173 @@
+/**
+ * The agent: one background process per user (and per build of Cutover) on the deploying
+ * machine that carries out deploy steps over pooled SSH connections.
+ *
+ * Why a separate process: Pulumi runs each step as its own short command (with the genuine
+ * pulumi-command provider as with the one here), so only something that outlives a step can
+ * share one SSH connection per host across a deploy; and a host's cycle must finish (the host
+ * put back in rotation) even when `pulumi up` is killed. The agent is detached from the
+ * caller's terminal and stdio, listens on a unix socket in a 0700 directory, holds deploy
+ * contexts (with private keys) in memory only, and exits after a minute without work.
+ *
+ * Protocol: one JSON object per line each way (protocol.ts).
+ */
+import * as fs from "node:fs";
+import * as net from "node:net";
+import { DeployContext } from "./context";
+import { appendEvent, Phase } from "./events";
+import { JobEnv, StepFailure, cycle, migrate, prepare } from "./jobs";
+import { membershipFor } from "./membership";
+import { AgentReply, AgentRequest, JobName, agentPaths, readLines, send } from "./protocol";
+import { SshPool } from "./ssh-pool";
+
+const IDLE_MS = Number(process.env.CUTOVER_AGENT_IDLE_MS ?? 60_000);
+
+interface Job {
+  listeners: Set<(reply: AgentReply) => void>;
+  cancelled: boolean;
+  done: Promise<void>;
+}
+
+export class Agent {
+  private readonly contexts = new Map<string, DeployContext>();
+  private readonly pools = new Map<string, SshPool>();
+  private readonly jobs = new Map<string, Job>();
+  private clients = 0;
+  private idleTimer?: NodeJS.Timeout;
+
+  constructor(private readonly server: net.Server) {}
+
+  private pool(key: string): SshPool {
+    let p = this.pools.get(key);
+    if (!p) {
+      p = new SshPool({
+        handshake: (endpoint) => appendEvent(key, { t: Date.now(), kind: "ssh-handshake", endpoint }),
+        command: (endpoint) => appendEvent(key, { t: Date.now(), kind: "remote-command", endpoint }),
+      });
+      this.pools.set(key, p);
+    }
+    return p;
+  }
+
+  touch(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.jobs.size === 0 && this.clients === 0) {
+      this.idleTimer = setTimeout(() => this.exit(), IDLE_MS);
+    }
+  }
+
+  private exit(): void {
+    for (const p of this.pools.values()) p.close();
+    this.server.close();
+    process.exit(0);
+  }
+
+  handle(socket: net.Socket): void {
+    this.clients++;
+    this.touch();
+    const attached: Job[] = [];
+    socket.on("close", () => {
+      this.clients--;
+      this.touch();
+    });
+    socket.on("error", () => undefined);
+    readLines(socket, (line) => {
+      let req: AgentRequest;
+      try {
+        req = JSON.parse(line) as AgentRequest;
+      } catch {
+        return send(socket, { type: "done", ok: false, message: "cutover agent: unreadable request" });
+      }
+      if (req.op === "register") {
+        this.contexts.set(req.context.key, req.context);
+        const c = req.context;
+        appendEvent(c.key, { t: Date.now(), kind: "deploy", key: c.key, release: c.release.id, hosts: c.hosts.length, deployer: c.deployer });
+        return send(socket, { type: "done", ok: true });
+      }
+      if (req.op === "cancel") {
+        for (const job of attached) job.cancelled = true;
+        return;
+      }
+      if (req.op === "run") {
+        const job = this.run(req.key, req.job, req.host, req.release);
+        if (!job) return;
+        attached.push(job);
+        const listener = (reply: AgentReply) => send(socket, reply);
+        job.listeners.add(listener);
+        socket.on("close", () => job.listeners.delete(listener));
+        return;
+      }
+    });
+  }
+
+  /** Starts the job, or joins the same job already running (a retried step never runs twice). */
+  private run(key: string, name: JobName, host: string | undefined, release: string): Job | undefined {
+    const id = `${key}|${name}|${host ?? ""}|${release}`;
+    const running = this.jobs.get(id);
+    if (running) return running;
+    const ctx = this.contexts.get(key);
+    const job: Job = { listeners: new Set(), cancelled: false, done: Promise.resolve() };
+    const emit = (reply: AgentReply) => job.listeners.forEach((l) => l(reply));
+    const fail = (message: string) => queueMicrotask(() => emit({ type: "done", ok: false, message }));
+    if (!ctx) {
+      fail(`cutover: deploy ${key} is not registered with the agent (the program registers it at the start of each \`pulumi up\`); run \`pulumi up\` again`);
+      return job;
+    }
+    if (ctx.release.id !== release) {
+      fail(`cutover: step for release ${release}, but the deploy registered release ${ctx.release.id}; run \`pulumi up\` again`);
+      return job;
+    }
+    const env: JobEnv = {
+      ctx,
+      pool: this.pool(key),
+      membership: membershipFor(ctx.loadBalancer, this.pool(key)),
+      log: (stream, text) => emit({ type: "log", stream, text }),
+      phase: (h: string, phase: Phase, detail?: string) => {
+        const batch = ctx.batches.find((b) => b.hosts.includes(h))?.index;
+        appendEvent(key, { t: Date.now(), kind: "phase", host: h, batch, phase, detail });
+      },
+      cancelled: () => job.cancelled,
+    };
+    const work = name === "prepare" ? prepare(env, host!) : name === "migrate" ? migrate(env) : cycle(env, host!);
+    job.done = work.then(
+      () => emit({ type: "done", ok: true }),
+      (e: unknown) =>
+        emit({
+          type: "done",
+          ok: false,
+          message: e instanceof StepFailure ? e.message : `cutover: ${host ?? ctx.key}: ${name} failed: ${(e as Error).message}`,
+        }),
+    );
+    this.jobs.set(id, job);
+    job.done.finally(() => {
+      this.jobs.delete(id);
+      this.touch();
+    });
+    return job;
+  }
+}
+
+/** Runs the agent on `socketPath` until it has been idle for a minute. */
+export function serve(): void {
+  const { socket } = agentPaths();
+  const server = net.createServer();
+  const agent = new Agent(server);
+  server.on("connection", (s) => agent.handle(s));
+  const listen = (retry: boolean) => {
+    server.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EADDRINUSE" || !retry) process.exit(1);
+      // Another agent may be alive there; if nothing answers, the socket is stale.
+      const probe = net.connect(socket);
+      probe.once("connect", () => process.exit(0));
+      probe.once("error", () => {
+        fs.rmSync(socket, { force: true });
+        listen(false);
+      });
+    });
+    server.listen(socket, () => {
+      fs.chmodSync(socket, 0o600);
+      agent.touch();
+    });
+  };
+  listen(true);
+}

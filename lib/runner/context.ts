@@ -1,0 +1,87 @@
+/**
+ * What the runner needs to carry out a deploy's steps, handed to the agent by the Pulumi
+ * program at the start of each `up` (see register.ts). It is deliberately NOT an input of
+ * any resource: who deploys, the lock owner, smoke tuning and connection details must never
+ * make Pulumi re-run a host's cycle. Resources carry only what a step means (host, target
+ * release, redeploy nonce); this context says how to carry it out, fresh on every `up`.
+ */
+import type { RolloutBatch } from "../plan";
+
+export interface Endpoint {
+  address: string;
+  port: number;
+  user: string;
+  /** Private key text (kept in the agent's memory only). */
+  privateKey: string;
+  /** Pinned host key, authorized_keys format. */
+  hostKey: string;
+}
+
+export type HostEndpoint = Endpoint & { gateway?: Endpoint };
+
+export interface HostContext {
+  name: string;
+  roles: string[];
+  root: string;
+  restartCommand: string;
+  app: { address: string; port: number };
+  ssh: HostEndpoint;
+}
+
+export interface HaproxyContext {
+  kind: "haproxy";
+  role: string;
+  host: HostContext;
+  adminSocket: string;
+  backend: string;
+  /** Longest wait for in-flight requests before the server is forced to maint. */
+  drainSeconds: number;
+  /** Longest wait for the health checks to report the server UP again. */
+  upSeconds: number;
+}
+
+export type LoadBalancerContext = HaproxyContext;
+
+/** How a role proves a switched host works: an HTTP check on the host, a command, or nothing. */
+export type RoleCheck =
+  | { kind: "http"; path: string; deadlineSeconds: number }
+  | { kind: "command"; command: string; deadlineSeconds: number }
+  | { kind: "none" };
+
+export interface ReleaseContext {
+  id: string;
+  /** Absent when the release is targeted by id (a rollback): it must already be prepared. */
+  artifact?: { path: string; sha256: string };
+}
+
+export interface DeployContext {
+  /** `<project>/<stack>/<deployment name>`: which deploy a step belongs to. */
+  key: string;
+  stack: string;
+  deployer: string;
+  release: ReleaseContext;
+  hosts: HostContext[];
+  batches: RolloutBatch[];
+  loadBalancer?: LoadBalancerContext;
+  checks: Record<string, RoleCheck>;
+  prepare: {
+    linkedDirs?: string[];
+    linkedFiles?: string[];
+    installCommand?: string;
+    buildHooks?: Record<string, string[]>;
+  };
+  migration?: { host: string; command: string; backupCommand?: string };
+  keepReleases: number;
+  restoreCycled: boolean;
+}
+
+export function hostOf(ctx: DeployContext, name: string): HostContext {
+  const h = ctx.hosts.find((x) => x.name === name);
+  if (!h) throw new Error(`host ${name} is not part of deploy ${ctx.key} (hosts: ${ctx.hosts.map((x) => x.name).join(", ")})`);
+  return h;
+}
+
+export function checkFor(ctx: DeployContext, host: HostContext): RoleCheck {
+  for (const role of host.roles) if (ctx.checks[role]) return ctx.checks[role];
+  return { kind: "none" };
+}

@@ -1,0 +1,161 @@
+/**
+ * One authenticated SSH connection per endpoint for as long as the agent lives, shared by
+ * every step of every deploy that reaches that endpoint (the `ssh2` library). A host behind
+ * a gateway is reached through a `forwardOut` channel of the gateway's own pooled connection,
+ * so a deploy to N hosts behind one bastion costs N + 1 handshakes (+1 for the balancer).
+ *
+ * Host keys are pinned: the key the server presents must equal the endpoint's `hostKey`
+ * (authorized_keys format), byte for byte, or the connection is refused. The private key
+ * stays in this process's memory; nothing is written to disk.
+ */
+import { Client, ClientChannel } from "ssh2";
+import { Endpoint, HostEndpoint } from "./context";
+import { sh } from "../scripts/quote";
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Counts what the pool did, for the benchmark and the event log. */
+export interface PoolObserver {
+  handshake(endpoint: string): void;
+  command(endpoint: string): void;
+}
+
+const describe = (e: Endpoint) => `${e.user}@${e.address}:${e.port}`;
+
+function pinnedKeyBlob(hostKey: string, where: string): Buffer {
+  const parts = hostKey.trim().split(/\s+/);
+  if (parts.length < 2 || !/^[A-Za-z0-9+/=]+$/.test(parts[1])) {
+    throw new Error(`the pinned host key of ${where} is not in authorized_keys format ("ssh-ed25519 AAAA…"): fix the host's hostKey`);
+  }
+  return Buffer.from(parts[1], "base64");
+}
+
+export class SshPool {
+  private readonly clients = new Map<string, Promise<Client>>();
+
+  constructor(private readonly observer: PoolObserver = { handshake: () => undefined, command: () => undefined }) {}
+
+  private connect(e: Endpoint, sock?: NodeJS.ReadableStream & NodeJS.WritableStream): Promise<Client> {
+    const where = describe(e);
+    const expected = pinnedKeyBlob(e.hostKey, where);
+    let presentedOther = false;
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      client.once("ready", () => {
+        this.observer.handshake(where);
+        resolve(client);
+      });
+      client.once("error", (err) => {
+        const hint = presentedOther
+          ? " (the host presented a key other than its pinned hostKey: check the host, then update the pinned key)"
+          : "";
+        reject(new Error(`cannot reach ${where}: ${err.message}${hint}`));
+      });
+      client.connect({
+        host: e.address,
+        port: e.port,
+        username: e.user,
+        privateKey: e.privateKey,
+        sock: sock as never,
+        readyTimeout: 15_000,
+        keepaliveInterval: 10_000,
+        hostVerifier: (key: Buffer) => {
+          const ok = Buffer.isBuffer(key) && key.equals(expected);
+          presentedOther = !ok;
+          return ok;
+        },
+      });
+    });
+  }
+
+  private key(e: HostEndpoint): string {
+    return `${describe(e)}${e.gateway ? ` via ${describe(e.gateway)}` : ""}`;
+  }
+
+  /** The pooled client for an endpoint; a closed or failed connection is dialled again. */
+  client(e: HostEndpoint): Promise<Client> {
+    const key = this.key(e);
+    const existing = this.clients.get(key);
+    if (existing) return existing;
+    const made = (async () => {
+      let sock: ClientChannel | undefined;
+      if (e.gateway) {
+        const gw = await this.client(e.gateway);
+        sock = await new Promise<ClientChannel>((resolve, reject) =>
+          gw.forwardOut("127.0.0.1", 0, e.address, e.port, (err, stream) =>
+            err ? reject(new Error(`gateway ${describe(e.gateway!)} cannot open a channel to ${e.address}:${e.port}: ${err.message}`)) : resolve(stream),
+          ),
+        );
+      }
+      const client = await this.connect(e, sock);
+      const forget = () => {
+        if (this.clients.get(key) === made) this.clients.delete(key);
+      };
+      client.on("close", forget);
+      client.on("error", forget);
+      return client;
+    })();
+    this.clients.set(key, made);
+    made.catch(() => this.clients.delete(key));
+    return made;
+  }
+
+  /** Starts `sh -c <script>` on the endpoint; the caller drives the channel. */
+  async open(e: HostEndpoint, script: string): Promise<ClientChannel> {
+    const client = await this.client(e);
+    this.observer.command(describe(e));
+    return new Promise((resolve, reject) =>
+      client.exec(sh`sh -c ${script}`, (err, channel) =>
+        err ? reject(new Error(`${describe(e)}: cannot start a command: ${err.message}`)) : resolve(channel),
+      ),
+    );
+  }
+
+  /** Runs a script to completion; stdout and stderr are collected (and streamed to `onOutput`). */
+  async run(e: HostEndpoint, script: string, onOutput?: (stream: "stdout" | "stderr", text: string) => void): Promise<RunResult> {
+    const channel = await this.open(e, script);
+    channel.end();
+    return collect(channel, onOutput);
+  }
+
+  /** Copies a local file to `remotePath` over SFTP on the pooled connection. */
+  async upload(e: HostEndpoint, localPath: string, remotePath: string): Promise<void> {
+    const client = await this.client(e);
+    this.observer.command(describe(e));
+    await new Promise<void>((resolve, reject) =>
+      client.sftp((err, sftp) => {
+        if (err) return reject(new Error(`${describe(e)}: cannot start SFTP: ${err.message}`));
+        sftp.fastPut(localPath, remotePath, { mode: 0o600 }, (putErr) => {
+          sftp.end();
+          putErr ? reject(new Error(`${describe(e)}: upload to ${remotePath} failed: ${putErr.message}`)) : resolve();
+        });
+      }),
+    );
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.then((client) => client.end()).catch(() => undefined);
+    this.clients.clear();
+  }
+}
+
+/** Collects a channel's output until it closes; the exit code (255 if the channel died). */
+export function collect(channel: ClientChannel, onOutput?: (stream: "stdout" | "stderr", text: string) => void): Promise<RunResult> {
+  let stdout = "";
+  let stderr = "";
+  let code: number | undefined;
+  channel.on("data", (d: Buffer) => {
+    stdout += d.toString();
+    onOutput?.("stdout", d.toString());
+  });
+  channel.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    onOutput?.("stderr", d.toString());
+  });
+  channel.on("exit", (c: number | null) => (code = c ?? 255));
+  return new Promise((resolve) => channel.on("close", () => resolve({ code: code ?? 255, stdout, stderr })));
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * What a deploy step's command runs: `node step-main.js <prepare|migrate|cycle> <key> <release> [host] [redeploy]`.
+ * It asks the agent to carry the step out, prints the step's output, and exits non-zero with
+ * the step's message when it did not achieve its purpose. On Ctrl-C (SIGINT/SIGTERM) it asks
+ * the agent to stop before the next switch and waits until the host is back in rotation, so
+ * when `pulumi` exits no host is left hidden. If this process is killed outright, the agent
+ * still finishes the host's cycle on its own.
+ */
+import { connectAgent, request } from "./client";
+import { JobName } from "./protocol";
+import { send } from "./protocol";
+
+async function main(): Promise<number> {
+  const [job, key, release, host] = process.argv.slice(2);
+  if (!["prepare", "migrate", "cycle"].includes(job) || !key || !release) {
+    process.stderr.write("usage: step-main.js <prepare|migrate|cycle> <deploy key> <release id> [host] [redeploy nonce]\n");
+    return 2;
+  }
+  const socket = await connectAgent(false);
+  const stop = () => send(socket, { op: "cancel" });
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  const done = await request(socket, { op: "run", key, job: job as JobName, host: host || undefined, release }, (r) => {
+    if (r.type === "log") (r.stream === "stdout" ? process.stdout : process.stderr).write(r.text);
+  });
+  if (!done.ok) {
+    process.stderr.write(`${done.message ?? "cutover: the step failed"}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);
