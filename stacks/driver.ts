@@ -22,6 +22,9 @@ export interface DeployMeasure {
   socketErrors: number;
   deployWallSeconds: number;
   outOfRotationSeconds: Record<string, number>;
+  secondsBeforeFirstHide?: number;
+  sshHandshakes: number;
+  remoteCommands: number;
   error?: string;
 }
 
@@ -52,7 +55,7 @@ export async function setRelease(stack: Stack, version: string, rollout: Record<
     version,
     prepare: { linkedDirs: ["log"] },
     migration: { host: "web1", command: "node migrate.js" },
-    rollout: { batchSize: 1, smoke: { path: "/healthz", retries: 10, intervalSeconds: 1, deadlineSeconds: 15 }, ...rollout },
+    rollout: { batchSize: 1, smoke: { path: "/healthz", deadlineSeconds: 15 }, ...rollout },
   };
   await stack.setConfig("cutover:app", { value: JSON.stringify(app) });
 }
@@ -66,19 +69,21 @@ export async function deployUnderLoad(
   print: (line: string) => void,
 ): Promise<DeployMeasure> {
   await setRelease(stack, version, rollout);
-  const progress = followRollout(print);
+  const project = (await stack.workspace.projectSettings()).name;
+  const progress = followRollout(`${project}/${stack.name}/app`, print);
   const load = startLoad(lbUrl, { maxSeconds: 600 });
   await new Promise((r) => setTimeout(r, 1000));
   const started = Date.now();
   let releaseId = "";
   let error: string | undefined;
   try {
-    const up = await stack.up({ onEvent: (e) => progress.onEvent(e) });
+    const up = await stack.up();
     releaseId = String(up.outputs.releaseId?.value ?? "");
   } catch (e) {
-    error = (e as Error).message.split("\n").find((l) => l.includes("cutover: the rollout")) ?? (e as Error).message.slice(0, 500);
+    error = (e as Error).message.split("\n").find((l) => l.includes("did not switch")) ?? (e as Error).message.slice(0, 500);
   }
   const deployWallSeconds = (Date.now() - started) / 1000;
+  const summary = progress.stop();
   await new Promise((r) => setTimeout(r, 1000));
   const result = await load.stop();
   return {
@@ -88,7 +93,10 @@ export async function deployUnderLoad(
     non2xx: result.non2xx,
     socketErrors: result.socketErrors,
     deployWallSeconds: Math.round(deployWallSeconds * 10) / 10,
-    outOfRotationSeconds: progress.outOfRotation(),
+    outOfRotationSeconds: summary.outOfRotationSeconds,
+    secondsBeforeFirstHide: summary.secondsBeforeFirstHide,
+    sshHandshakes: summary.sshHandshakes,
+    remoteCommands: summary.remoteCommands,
     error,
   };
 }

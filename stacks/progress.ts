@@ -1,38 +1,71 @@
-// Follows a deploy through the engine's events: prints each host's progress as its steps
-// finish and measures how long each host was out of rotation (hide started → unhide done).
-import { EngineEvent } from "@pulumi/pulumi/automation";
+// Live per-host progress of a deploy, read from the runner's event log (runner/events.ts):
+// one line per phase a host enters — preparing, hidden, switching, back in rotation — with
+// the time since the deploy started. Plain lines, no cursor tricks, so it reads the same in
+// a terminal and in CI logs. The log is read every 200 ms for display only; nothing waits on it.
+import * as fs from "node:fs";
+import { DeployEvent, DeploySummary, eventLogPath, summarize } from "../lib/runner/events";
 
-const STEP = /-batch(\d+)-([a-z][a-z0-9-]*)-(hide|switch|unhide)$/;
+const SAY: Partial<Record<string, string>> = {
+  prepare: "preparing",
+  prepared: "prepared",
+  migrate: "migrating",
+  migrated: "migrated",
+  hidden: "out of rotation",
+  switch: "switching",
+  switched: "switched and checked",
+  restored: "FAILED its check, restored",
+  "in-rotation": "back in rotation",
+  unchanged: "already on the release: nothing to do",
+  failed: "FAILED",
+};
 
 export interface Progress {
-  onEvent(e: EngineEvent): void;
-  /** Seconds each hidden host spent out of the load balancer. */
-  outOfRotation(): Record<string, number>;
+  stop(): DeploySummary;
 }
 
-export function followRollout(print: (line: string) => void = () => undefined): Progress {
-  const hideStart: Record<string, number> = {};
-  const out: Record<string, number> = {};
-  const began = Date.now();
-  const t = () => ((Date.now() - began) / 1000).toFixed(1).padStart(5);
+export function followRollout(key: string, print: (line: string) => void = () => undefined): Progress {
+  const file = eventLogPath(key);
+  let offset = 0;
+  try {
+    offset = fs.statSync(file).size;
+  } catch {
+    offset = 0;
+  }
+  const events: DeployEvent[] = [];
+  let started: number | undefined;
+  let partial = "";
+  const read = () => {
+    let text = "";
+    try {
+      const fd = fs.openSync(file, "r");
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.max(0, size - offset));
+      fs.readSync(fd, buf, 0, buf.length, offset);
+      fs.closeSync(fd);
+      offset = size;
+      text = partial + buf.toString();
+    } catch {
+      return;
+    }
+    const lines = text.split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines.filter(Boolean)) {
+      const e = JSON.parse(line) as DeployEvent;
+      events.push(e);
+      if (e.kind === "deploy") started = e.t;
+      if (e.kind !== "phase" || !SAY[e.phase]) continue;
+      const t = started ? ((e.t - started) / 1000).toFixed(1).padStart(5) : "    -";
+      const out = e.phase === "in-rotation" ? ` (${summarize(events).outOfRotationSeconds[e.host]?.toFixed(1) ?? "?"} s out)` : "";
+      const detail = e.phase === "failed" || e.phase === "restored" ? `: ${e.detail ?? ""}` : "";
+      print(`${t} s  ${e.batch ? `batch ${e.batch}` : "       "}  ${e.host.padEnd(8)} ${SAY[e.phase]}${out}${detail}`);
+    }
+  };
+  const timer = setInterval(read, 200);
   return {
-    onEvent(e) {
-      const pre = e.resourcePreEvent?.metadata;
-      const done = e.resOutputsEvent?.metadata;
-      const failed = e.resOpFailedEvent?.metadata;
-      const m = (pre ?? done ?? failed)?.urn.match(STEP);
-      const op = (pre ?? done ?? failed)?.op;
-      // Steps of a previous deploy being removed (delete) or left alone say nothing about this one.
-      if (!m || op === "same" || op === "delete" || op === "read") return;
-      const [, batch, host, step] = m;
-      if (pre && step === "hide") hideStart[host] = Date.now();
-      if (done) {
-        if (step === "unhide" && hideStart[host]) out[host] = (Date.now() - hideStart[host]) / 1000;
-        const what = step === "hide" ? "out of rotation" : step === "switch" ? "switched and smoke-tested" : `back in rotation (${out[host]?.toFixed(1)} s out)`;
-        print(`${t()} s  batch ${batch}  ${host.padEnd(8)} ${what}`);
-      }
-      if (failed) print(`${t()} s  batch ${batch}  ${host.padEnd(8)} ${step} FAILED`);
+    stop() {
+      clearInterval(timer);
+      read();
+      return summarize(events);
     },
-    outOfRotation: () => ({ ...out }),
   };
 }

@@ -32,7 +32,7 @@ function haproxy(lb: HaproxyContext, pool: SshPool): Membership {
   return {
     fronts: (h) => h.roles.includes(lb.role),
     hide: async (h) => void (await run("hiding", h, hideServer({ ...target(h), timeoutSeconds: lb.drainSeconds }))),
-    unhide: async (h) => void (await run("putting back", h, unhideServer({ ...target(h), timeoutSeconds: lb.upSeconds }))),
+    unhide: async (h) => void (await run("putting back", h, unhideServer({ ...target(h), timeoutSeconds: lb.upSeconds, checked: true }))),
     inRotation: async (h) => (await run("reading the state of", h, serverState(target(h)))).trim() === "UP",
   };
 }

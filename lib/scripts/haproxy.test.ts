@@ -16,7 +16,7 @@ describe("haproxy scripts: arguments", () => {
     expect(() => drainServer({ ...target, socket: "/tmp/a,b" })).toThrow(/^socket "\/tmp\/a,b" is invalid: .*socat/);
     expect(() => drainServer({ ...target, socket: "rel.sock" })).toThrow(/^socket "rel.sock" is invalid/);
     expect(() => waitUp({ ...target, timeoutSeconds: -1 })).toThrow(/^timeoutSeconds -1 is invalid/);
-    expect(() => waitUp({ ...target, timeoutSeconds: 5, intervalSeconds: 0 })).toThrow(/^intervalSeconds 0 is invalid/);
+    expect(() => waitUp({ ...target, timeoutSeconds: 5, intervalMs: 0 })).toThrow(/^intervalMs 0 is invalid/);
   });
 
   it("quotes inputs into assignments and keeps the body constant", () => {
@@ -147,7 +147,7 @@ describe.skipIf(!realHaproxy)("haproxy scripts against a real HAProxy", () => {
   let pidFile = "";
   let healthy = true;
   let releaseSlow: () => void = () => {};
-  const sockTarget = () => ({ socket: `${box.dir}/admin.sock`, backend: "web", server: "web1", intervalSeconds: 1 });
+  const sockTarget = () => ({ socket: `${box.dir}/admin.sock`, backend: "web", server: "web1", intervalMs: 100 });
 
   const freePort = () =>
     new Promise<number>((resolve) => {

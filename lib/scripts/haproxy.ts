@@ -81,6 +81,11 @@ const HAPROXY_SH = [
   "  _out=$(printf '%s' \"$_out\" | tr -d '\\r' | sed '/^[[:space:]]*$/d')",
   '  [ -z "$_out" ] || fail "$1" "HAProxy refused \\"set server $backend/$server state $2\\": $_out"',
   "}",
+  "set_health() {",
+  '  _out=$(hap "set server $backend/$server health $2") || fail "$1" "cannot reach the HAProxy runtime API at $socket"',
+  "  _out=$(printf '%s' \"$_out\" | tr -d '\\r' | sed '/^[[:space:]]*$/d')",
+  '  [ -z "$_out" ] || fail "$1" "HAProxy refused \\"set server $backend/$server health $2\\": $_out"',
+  "}",
   // Sets $value to column $2 of the backend/server row of `show stat`.
   "read_stat() {",
   '  _stats=$(hap "show stat") || fail "$1" "cannot reach the HAProxy runtime API at $socket; is haproxy running?"',
@@ -95,6 +100,10 @@ const HAPROXY_SH = [
 
 const DRAIN = ['set_state drain drain', 'say drain "$backend/$server set to drain"'];
 const READY = ['set_state ready ready', 'say ready "$backend/$server set to ready"'];
+// The runner puts a host back only after it passed the same check HAProxy runs (its smoke
+// test on the host), so the server is marked healthy at once instead of after `rise` more
+// checks; HAProxy's own checks go on and take it out again if it fails them.
+const READY_CHECKED = ['set_state ready ready', 'set_health ready up', 'say ready "$backend/$server set to ready (checked)"'];
 const MAINT = ['set_state drain maint', 'say drain "$backend/$server set to maint"'];
 
 const WAIT_NO_SESSIONS = [
@@ -164,7 +173,7 @@ export function hideServer(w: HaproxyWait): string {
   return haproxyScript(w, waitVars(w), [...DRAIN, ...WAIT_NO_SESSIONS, ...MAINT, ...WAIT_NO_SESSIONS]);
 }
 
-/** Unhide: ready, then wait until UP. */
-export function unhideServer(w: HaproxyWait): string {
-  return haproxyScript(w, waitVars(w), [...READY, ...WAIT_UP]);
+/** Unhide: ready, then wait until UP; `checked`: the host already passed the health check. */
+export function unhideServer(w: HaproxyWait & { checked?: boolean }): string {
+  return haproxyScript(w, waitVars(w), [...(w.checked ? READY_CHECKED : READY), ...WAIT_UP]);
 }
