@@ -42,9 +42,9 @@ export async function buildArtifact(args: BuildArtifactArgs): Promise<Artifact> 
 
   const tmp = path.join(realOut, `.${versionLabel}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
-    await writeTarGz(realRoot, entries, tmp);
+    const contentSha256 = await writeTarGz(realRoot, entries, tmp);
     const sha256 = await sha256File(tmp);
-    const releaseId = artifactReleaseId(versionLabel, sha256);
+    const releaseId = artifactReleaseId(versionLabel, contentSha256);
     const final = path.join(realOut, `${releaseId}.tar.gz`);
     if (fs.existsSync(final) && (await sha256File(final)) === sha256) {
       fs.rmSync(tmp);
@@ -54,6 +54,7 @@ export async function buildArtifact(args: BuildArtifactArgs): Promise<Artifact> 
     return {
       path: final,
       sha256,
+      contentSha256,
       releaseId,
       size: fs.statSync(final).size,
       files: entries.filter((e) => e.type !== "directory").length,

@@ -1,4 +1,7 @@
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import { Transform } from "node:stream";
+import * as zlib from "node:zlib";
 import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
@@ -24,13 +27,14 @@ export const FIXED_MTIME = new Date(Date.UTC(2000, 0, 1));
  *   chose and hard links are stored as plain files;
  * - `Pack#write(path)` rather than `tar.c(opts, files)`: `tar.c` reads a file list entry
  *   starting with `@` as "append that archive", and an app may well contain such a name.
- * The compression level is fixed; output is byte-identical for a given zlib (i.e. Node) version.
+ * The compressed bytes can differ between zlib (i.e. Node) versions, so the release id is made
+ * from the sha256 of the uncompressed tar stream, returned here: a rebuild of the same tree on
+ * another Node gives the same id, and a rollback by id finds the release on the hosts.
  */
-export async function writeTarGz(realRoot: string, entries: readonly AppEntry[], outFile: string): Promise<void> {
+export async function writeTarGz(realRoot: string, entries: readonly AppEntry[], outFile: string): Promise<string> {
   const statCache = new Map<string, fs.Stats>(entries.map((e) => [path.resolve(realRoot, e.path), e.stat]));
   const pack = new tar.Pack({
     cwd: realRoot,
-    gzip: { level: 9 },
     portable: true,
     mtime: FIXED_MTIME,
     noDirRecurse: true,
@@ -38,8 +42,16 @@ export async function writeTarGz(realRoot: string, entries: readonly AppEntry[],
     strict: true,
     statCache,
   });
-  const written = pipeline(pack, fs.createWriteStream(outFile, { flags: "wx", mode: 0o644 }));
+  const content = createHash("sha256");
+  const hashTar = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      content.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const written = pipeline(pack, hashTar, zlib.createGzip({ level: 9 }), fs.createWriteStream(outFile, { flags: "wx", mode: 0o644 }));
   for (const e of entries) pack.write(e.path);
   pack.end();
   await written;
+  return content.digest("hex");
 }

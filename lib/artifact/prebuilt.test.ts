@@ -26,8 +26,10 @@ describe("useTarball", () => {
     const file = path.join(dir, "ci.tar.gz");
     execFileSync("tar", ["-czf", file, "-C", path.join(dir, "app"), "."]);
     const sha = execFileSync("sha256sum", [file], { encoding: "utf8" }).split(" ")[0];
+    // The id comes from the uncompressed content, so a re-compression keeps it.
+    const content = execFileSync("sh", ["-c", 'gzip -dc "$1" | sha256sum', "sh", file], { encoding: "utf8" }).split(" ")[0];
     const used = await useTarball({ path: path.relative(process.cwd(), file), versionLabel: "ci-42" });
-    expect(used).toEqual({ path: file, sha256: sha, releaseId: `ci-42-${sha!.slice(0, 12)}`, size: fs.statSync(file).size, files: 2 });
+    expect(used).toEqual({ path: file, sha256: sha, contentSha256: content, releaseId: `ci-42-${content!.slice(0, 12)}`, size: fs.statSync(file).size, files: 2 });
   });
 
   it("says what to do when the file is missing or a directory", async () => {

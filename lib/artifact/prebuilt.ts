@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tar from "tar";
-import { sha256File } from "./hash";
+import { sha256File, sha256OfGunzipped } from "./hash";
 import { artifactReleaseId, validateVersionLabel } from "./release-id";
 import type { Artifact, UseTarballArgs } from "./types";
 
@@ -35,7 +35,8 @@ export async function useTarball(args: UseTarballArgs): Promise<Artifact> {
   assertGzip(file, given);
   const files = await listMembers(file, given);
   const sha256 = await sha256File(file);
-  return { path: file, sha256, releaseId: artifactReleaseId(versionLabel, sha256), size: stat.size, files };
+  const contentSha256 = await sha256OfGunzipped(file);
+  return { path: file, sha256, contentSha256, releaseId: artifactReleaseId(versionLabel, contentSha256), size: stat.size, files };
 }
 
 function assertGzip(file: string, given: string): void {

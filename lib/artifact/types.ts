@@ -4,7 +4,9 @@ export interface Artifact {
   readonly path: string;
   /** Lowercase hex sha256 of the .tar.gz bytes; hosts verify the upload against it. */
   readonly sha256: string;
-  /** `<versionLabel>-<sha256[0:12]>`: the directory name under `releases/` on every host. */
+  /** Lowercase hex sha256 of the uncompressed tar stream: the same tree gives the same value on any Node. */
+  readonly contentSha256: string;
+  /** `<versionLabel>-<contentSha256[0:12]>`: the directory name under `releases/` on every host. */
   readonly releaseId: string;
   /** Size of the .tar.gz in bytes. */
   readonly size: number;
