@@ -19,5 +19,12 @@ if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
   mkdir -p "$CUTOVER_CACHE/state"
   export PULUMI_BACKEND_URL="file://$CUTOVER_CACHE/state"
 fi
-# Passphrase for the local dev stacks' secrets; production stacks set their own.
-export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-cutover-dev}"
+# Passphrase for the local stacks' secrets when none is given. This script cannot know the
+# stack, so it says that it applied the default (CUTOVER_DEFAULT_PASSPHRASE=1) and the program
+# refuses any stack that is not local (lib/engine/passphrase-policy.ts); other stacks set
+# PULUMI_CONFIG_PASSPHRASE(_FILE) or a secrets provider.
+if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+  export PULUMI_CONFIG_PASSPHRASE=cutover-dev CUTOVER_DEFAULT_PASSPHRASE=1
+elif [ "${PULUMI_CONFIG_PASSPHRASE-}" != cutover-dev ]; then
+  unset CUTOVER_DEFAULT_PASSPHRASE
+fi

@@ -1,60 +1,216 @@
 #!/usr/bin/env bash
 # Makes the Pulumi engine ready for this project, idempotently:
 #   - a compatible `pulumi` already on PATH is used as it is;
-#   - otherwise the CLI, the Node.js language host and the command provider are built from
-#     their Go modules into a cache outside the repo, keyed by the pinned versions;
+#   - otherwise the CLI and the Node.js language host are built from their Go modules into a
+#     cache outside the repo, keyed by the pinned versions, from the wrapper modules committed
+#     in scripts/engine/<part>/ (go.mod + go.sum): every module is checked against that go.sum,
+#     and the module cache against the hashes recorded at download (`go mod verify`), before
+#     anything is compiled;
 #   - the command provider is registered with `pulumi plugin install … --file`.
 # Pulumi's own download servers are unreachable here: nothing in this script downloads a
 # prebuilt binary, only Go modules.
+#
+# Usage: engine.sh                 make the engine ready (the default)
+#        engine.sh build <part>    build one part (cli | language-nodejs) if it is missing
+#        engine.sh verify          check the Go module cache against the committed go.sum files
+#        engine.sh pin             regenerate scripts/engine/*/go.{mod,sum} after a version bump
+#                                  (needs the checksum database: this is where sums are trusted)
+# CUTOVER_ENGINE_INSECURE_NO_CHECKSUMS=1 builds without any checksum verification (loudly).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/engine-env.sh"
 
 log() { printf '[engine] %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
 command_plugin_version="${COMMAND_VERSION#v}"
 # The oldest engine the pinned @pulumi/pulumi SDK works with (README: "The engine").
 min_pulumi="3.248.0"
+# The committed wrapper modules, one per part.
+modules_dir="$here/engine"
 
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
 
-# Go settings for a closed network: the checksum database is unreachable, the proxy is not.
-export GOFLAGS="-mod=mod -buildvcs=false"
-export GOSUMDB=off
-export GOTOOLCHAIN=local
-export CGO_ENABLED=0
-export PATH="$PATH:/usr/local/go/bin"
-# Module and build caches live beside the engine, outside the repo, so a version bump reuses them.
-export GOMODCACHE="$CUTOVER_CACHE/go/mod" GOCACHE="$CUTOVER_CACHE/go/build"
-ldflags_base="-s -w"
+insecure=""
+case "${CUTOVER_ENGINE_INSECURE_NO_CHECKSUMS:-}" in
+  "") ;;
+  1) insecure=1 ;;
+  *) die "CUTOVER_ENGINE_INSECURE_NO_CHECKSUMS must be 1 or unset (it is \"$CUTOVER_ENGINE_INSECURE_NO_CHECKSUMS\")" ;;
+esac
+insecure_warning() {
+  [ -n "$insecure" ] || return 0
+  local bar='!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!'
+  printf '%s\n' "$bar" \
+    "!! CUTOVER_ENGINE_INSECURE_NO_CHECKSUMS=1: MODULE CHECKSUMS ARE NOT VERIFIED." \
+    "!! The engine that decrypts every secret of your stacks is built from whatever the" \
+    "!! module proxy and the module cache hold, without comparing them to the committed" \
+    "!! go.sum. Binaries built this way are rebuilt by the next run without the flag." \
+    "$bar" >&2
+}
 
-# Builds one Go main package from a throwaway wrapper module.
-#   $1 name  $2 main package  $3 output  $4.. "-replace=…" (go mod edit) or "module@version" (go get)
-build_main() {
-  local name="$1" pkg="$2" out="$3"; shift 3
-  local dir="$CUTOVER_ENGINE_DIR/src/$name"
-  if [ -x "$out" ]; then log "$name: cached ($out)"; return; fi
-  log "$name: building $pkg (this takes minutes the first time)"
-  rm -rf "$dir" && mkdir -p "$dir"
-  ( cd "$dir"
-    go mod init "cutover.local/engine/$name" >/dev/null 2>&1
-    local arg
-    for arg in "$@"; do
-      case "$arg" in
-        -replace=*) go mod edit "$arg" ;;
-        *) if ! go get "$arg" >get.log 2>&1; then cat get.log >&2; log "$name: cannot resolve $arg (above)"; exit 1; fi ;;
-      esac
-    done
+# Go settings. The committed go.sum is the authority: with -mod=readonly a module missing from
+# it, or whose hash differs, stops the build, and a module listed in it never needs the checksum
+# database (so a closed network that reaches only the module proxy still builds). GOENV=off
+# drops per-user go env files, which could exempt modules from checksum checks
+# (GONOSUMDB, GOPRIVATE, GOINSECURE); the user's module proxy and checksum database are kept.
+go_setup() {
+  [ -z "${_cutover_go_ready:-}" ] || return 0
+  _cutover_go_ready=1
+  export PATH="$PATH:/usr/local/go/bin"
+  command -v go >/dev/null || die "no Go toolchain found (go 1.25 or later builds the engine)"
+  local proxy sumdb
+  proxy="$(go env GOPROXY)"
+  sumdb="$(go env GOSUMDB)"
+  export GOENV=off GOPROXY="$proxy"
+  unset GONOSUMDB GOPRIVATE GOINSECURE GONOPROXY GOSUMDB
+  if [ -n "$insecure" ]; then
+    export GOSUMDB=off
+  elif [ "$sumdb" = off ]; then
+    log "ignoring GOSUMDB=off from the Go environment (CUTOVER_ENGINE_INSECURE_NO_CHECKSUMS=1 is the explicit switch)"
+  elif [ -n "$sumdb" ]; then
+    export GOSUMDB="$sumdb"
+  fi
+  export GOFLAGS="-mod=readonly -buildvcs=false" GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0
+  # Module and build caches live beside the engine, outside the repo, so a version bump reuses them.
+  export GOMODCACHE="${CUTOVER_GOMODCACHE:-$CUTOVER_CACHE/go/mod}" GOCACHE="${CUTOVER_GOCACHE:-$CUTOVER_CACHE/go/build}"
+}
+
+ldflags_base="-s -w"
+build_tags="osusergo,grpcnotrace"
+
+# What each part is built from. Sets: pkg, out, ldflags, pins ("module@version" the wrapper
+# requires, checked against engine-versions.sh), replaces (go mod edit -replace=…).
+part_spec() {
+  case "$1" in
+    cli)
+      pkg=github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+      out="$CUTOVER_ENGINE_DIR/bin/pulumi"
+      ldflags="$ldflags_base -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
+      pins="github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+      replaces="-replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e"
+      ;;
+    language-nodejs)
+      # From the sdk/v3 module at LANGHOST_SDK_VERSION (see engine-versions.sh for why); that
+      # sdk pins golang.org/x/text through a replace we copy.
+      pkg=github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+      out="$CUTOVER_ENGINE_DIR/bin/pulumi-language-nodejs"
+      ldflags="$ldflags_base -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGHOST_SDK_VERSION"
+      pins="github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION"
+      replaces="-replace=golang.org/x/text=golang.org/x/text@v0.3.6"
+      ;;
+    *) die "unknown part \"$1\" (cli | language-nodejs)" ;;
+  esac
+}
+parts="cli language-nodejs"
+
+# Identity of a committed wrapper module: a binary is reused only if built from exactly it.
+pin_id() { cat "$1/go.mod" "$1/go.sum" | sha256sum | cut -d' ' -f1; }
+
+check_module() {
+  local name="$1" mod="$modules_dir/$1" pin
+  [ -f "$mod/go.mod" ] && [ -f "$mod/go.sum" ] ||
+    die "$name: $mod/go.mod and go.sum are missing: they pin the engine's modules and their checksums"
+  for pin in $pins; do
+    grep -qE "^[[:space:]]*(require )?${pin%@*} ${pin#*@}( |$)" "$mod/go.mod" ||
+      die "$name: $mod/go.mod does not require $pin (engine-versions.sh): run \`bash scripts/engine.sh pin\` and commit the result"
+  done
+}
+
+# Builds one part from its committed wrapper module, unless built from that module already.
+build_part() {
+  local name="$1" pkg out ldflags pins replaces
+  part_spec "$name"
+  check_module "$name"
+  local mod="$modules_dir/$name" marker="$CUTOVER_ENGINE_DIR/verified/$name" work="$CUTOVER_ENGINE_DIR/src/$name"
+  local want
+  want="go.sum $(pin_id "$mod")"
+  if [ -x "$out" ] && [ "$(cat "$marker" 2>/dev/null)" = "$want" ]; then
+    log "$name: cached ($out)"
+    return
+  fi
+  # A binary not built from the committed go.sum is not trusted: it goes, even if the build fails.
+  [ -e "$out" ] && log "$name: $out was not built from $mod/go.sum as committed: rebuilding"
+  rm -f "$marker" "$out"
+  go_setup
+  rm -rf "$work" && mkdir -p "$work" "$(dirname "$marker")" "$(dirname "$out")"
+  local src="$mod"
+  if [ -n "$insecure" ]; then
+    insecure_warning
+    src="$work/module"
+    mkdir -p "$src" && cp "$mod/go.mod" "$src/"
+    want="insecure: built without checksum verification"
+  fi
+  ( cd "$src"
+    if [ -n "$insecure" ]; then export GOFLAGS="-mod=mod -buildvcs=false"; fi
+    log "$name: fetching modules ($([ -n "$insecure" ] && echo "NO checksum checks" || echo "each checked against $mod/go.sum"))"
+    if ! go list -deps -tags "$build_tags" "$pkg" >/dev/null 2>"$work/fetch.log"; then
+      grep -v '^go: downloading' "$work/fetch.log" >&2
+      die "$name: fetching the modules or checking them against go.sum failed (above); nothing was compiled"
+    fi
+    if [ -z "$insecure" ]; then
+      log "$name: verifying the module cache $GOMODCACHE (go mod verify)"
+      if ! go mod verify >"$work/verify.log" 2>&1; then
+        cat "$work/verify.log" >&2
+        die "$name: CHECKSUM VERIFICATION FAILED: files in the Go module cache differ from what was" \
+          "downloaded and checked (above); nothing was compiled. Remove the modules named above" \
+          "(chmod -R u+w DIR && rm -rf DIR) or the whole cache (GOMODCACHE=$GOMODCACHE go clean -modcache) and run again."
+      fi
+    fi
+    log "$name: compiling $pkg (this takes minutes the first time)"
     local started=$SECONDS
     # -x would be too loud; print a heartbeat so a human sees the build is alive.
     ( while sleep 30; do log "$name: still building ($((SECONDS - started)) s)"; done ) &
     local beat=$!
     trap 'kill $beat 2>/dev/null || true' EXIT
-    if ! go build -trimpath -tags osusergo,grpcnotrace -ldflags "$LDFLAGS" -o "$out.tmp" "$pkg" >build.log 2>&1; then
-      grep -v '^go: downloading' build.log >&2; log "$name: go build failed (above)"; exit 1
+    if ! go build -trimpath -tags "$build_tags" -ldflags "$ldflags" -o "$out.tmp" "$pkg" >"$work/build.log" 2>&1; then
+      grep -v '^go: downloading' "$work/build.log" >&2; die "$name: go build failed (above)"
     fi
     mv "$out.tmp" "$out"
     log "$name: built in $((SECONDS - started)) s"
   )
+  echo "$want" > "$marker"
+  insecure_warning
+}
+
+# `go mod verify` for every committed wrapper module against the current module cache.
+verify_all() {
+  go_setup
+  local name pkg out ldflags pins replaces failed=0
+  for name in $parts; do
+    part_spec "$name"
+    check_module "$name"
+    if (cd "$modules_dir/$name" && go mod verify >&2); then
+      log "$name: module cache matches $modules_dir/$name/go.sum"
+    else
+      log "$name: CHECKSUM VERIFICATION FAILED (above)"; failed=1
+    fi
+  done
+  return "$failed"
+}
+
+# Regenerates the wrapper modules from engine-versions.sh. The checksum database vouches for
+# every new go.sum line (never run with checksums off): review and commit the result.
+pin_all() {
+  [ -z "$insecure" ] || die "refusing to pin checksums with CUTOVER_ENGINE_INSECURE_NO_CHECKSUMS=1"
+  go_setup
+  [ "${GOSUMDB:-}" != off ] || die "pin needs the checksum database"
+  local name pkg out ldflags pins replaces tmp r p
+  for name in $parts; do
+    part_spec "$name"
+    tmp="$(mktemp -d)"
+    ( cd "$tmp"
+      export GOFLAGS="-mod=mod -buildvcs=false"
+      go mod init "cutover.local/engine/$name" 2>/dev/null
+      for r in $replaces; do go mod edit "$r"; done
+      # shellcheck disable=SC2086
+      go get $pins
+      go mod edit -tool="$pkg" -go=1.24
+      go mod tidy
+    ) || { rm -rf "$tmp"; die "$name: pinning failed (above)"; }
+    mkdir -p "$modules_dir/$name"
+    for p in go.mod go.sum; do mv "$tmp/$p" "$modules_dir/$name/$p"; done
+    rm -rf "$tmp"
+    log "$name: pinned $pins in $modules_dir/$name ($(wc -l < "$modules_dir/$name/go.sum") go.sum lines)"
+  done
 }
 
 command_plugin_installed() {
@@ -62,6 +218,27 @@ command_plugin_installed() {
       const want = process.argv[1]; let s = ""; process.stdin.on("data", d => s += d);
       process.stdin.on("end", () => process.exit((JSON.parse(s || "[]") || []).some(p =>
         p.name === "command" && p.kind === "resource" && p.version === want) ? 0 : 1));' "$command_plugin_version"
+}
+
+# Tries the Go build of pulumi-command's provider. Its module has no tags, so it cannot be
+# pinned in a committed go.sum; it is resolved in a throwaway module where every new module is
+# checked against the checksum database (never with checksums off, unless the insecure flag).
+build_command_provider() {
+  local out="$1" work="$CUTOVER_ENGINE_DIR/src/command"
+  go_setup
+  rm -rf "$work" && mkdir -p "$work"
+  ( cd "$work"
+    export GOFLAGS="-mod=mod -buildvcs=false"
+    go mod init cutover.local/engine/command >/dev/null 2>&1
+    if ! go get "github.com/pulumi/pulumi-command/provider@$COMMAND_COMMIT" >get.log 2>&1; then
+      cat get.log >&2; die "command: cannot resolve github.com/pulumi/pulumi-command/provider@$COMMAND_COMMIT (above)"
+    fi
+    if [ -z "$insecure" ]; then go mod verify >&2 || die "command: CHECKSUM VERIFICATION FAILED (above)"; fi
+    go build -trimpath -ldflags "$ldflags_base -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_VERSION" \
+      -o "$out.tmp" github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command >build.log 2>&1 ||
+      { cat build.log >&2; die "command: go build failed (above)"; }
+    mv "$out.tmp" "$out"
+  )
 }
 
 # pulumi-command's provider is a Go module without tags; the module proxy reachable here
@@ -78,13 +255,10 @@ ensure_command_plugin() {
     return
   fi
   mkdir -p "$(dirname "$staged")" "$CUTOVER_ENGINE_DIR/bin"
-  if LDFLAGS="$ldflags_base -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_VERSION" \
-      build_main command github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command "$staged" \
-        "github.com/pulumi/pulumi-command/provider@$COMMAND_COMMIT"; then
+  if (build_command_provider "$staged"); then
     echo "go build of pulumi-command $COMMAND_VERSION" > "$kind_file"
   elif [ "${CUTOVER_COMMAND_PROVIDER:-}" = go ]; then
-    log "command provider: the Go module cannot be had and CUTOVER_COMMAND_PROVIDER=go; stopping"
-    exit 1
+    die "command provider: the Go module cannot be had and CUTOVER_COMMAND_PROVIDER=go; stopping"
   else
     log "command provider: Go module unavailable (above); registering Cutover's implementation of the plugin"
     cat > "$staged" <<LAUNCHER
@@ -106,6 +280,15 @@ LAUNCHER
   log "command provider $command_plugin_version: registered ($(cat "$kind_file"))"
 }
 
+case "${1:-}" in
+  "") ;;
+  build) [ $# -eq 2 ] || die "usage: engine.sh build <cli|language-nodejs>"; build_part "$2"; exit 0 ;;
+  verify) verify_all; exit ;;
+  pin) pin_all; exit 0 ;;
+  -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  *) die "unknown command \"$1\" (engine.sh [build <part> | verify | pin])" ;;
+esac
+
 existing="$(command -v pulumi || true)"
 if [ -n "$existing" ] && [ "$existing" != "$CUTOVER_ENGINE_DIR/bin/pulumi" ]; then
   have="$(pulumi version 2>/dev/null | sed 's/^v//')"
@@ -117,20 +300,7 @@ if [ -n "$existing" ] && [ "$existing" != "$CUTOVER_ENGINE_DIR/bin/pulumi" ]; th
   log "pulumi $have at $existing is older than $min_pulumi: building the pinned engine instead"
 fi
 
-mkdir -p "$CUTOVER_ENGINE_DIR/bin"
-stamp="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
-clipboard="-replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e"
-LDFLAGS="$ldflags_base $stamp" build_main cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
-  "$CUTOVER_ENGINE_DIR/bin/pulumi" \
-  "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" \
-  "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" "$clipboard"
-# The language host comes from the sdk/v3 module at LANGHOST_SDK_VERSION (see
-# engine-versions.sh for why); that sdk pins golang.org/x/text through a replace we copy.
-LDFLAGS="$ldflags_base -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGHOST_SDK_VERSION" \
-  build_main language-nodejs github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
-  "$CUTOVER_ENGINE_DIR/bin/pulumi-language-nodejs" \
-  "-replace=golang.org/x/text=golang.org/x/text@v0.3.6" \
-  "github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION"
+for part in $parts; do build_part "$part"; done
 
 . "$here/engine-env.sh"
 log "pulumi $(pulumi version) at $(command -v pulumi)"
