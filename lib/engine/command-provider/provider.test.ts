@@ -1,10 +1,8 @@
 // The provider's decisions that do not need the engine: what counts as a change, what
 // forces a replace, and which outputs stay secret.
 import { describe, expect, it } from "vitest";
-import * as fs from "node:fs";
 import { CommandProvider, typeOf } from "./provider";
 import { ASSET, secret, unwrap } from "./secrets";
-import { prepare } from "./ssh";
 
 const SIG = "4dabf18193072939515e22adb298388d";
 const urn = (type: string, name = "x") => `urn:pulumi:dev::proj::cutover:deploy:Deployment$${type}::${name}`;
@@ -47,37 +45,5 @@ describe("command provider", () => {
 
   it("fails a local command with its exit code and output", async () => {
     await expect(p.create(LOCAL, { create: "echo out; echo err >&2; exit 3" })).rejects.toThrow(/x: create command failed with exit code 3\nstdout:\nout\nstderr:\nerr/);
-  });
-});
-
-describe("ssh options", () => {
-  it("pins host keys in private known_hosts files and routes through the gateway", () => {
-    const call = prepare(
-      {
-        host: "127.0.0.9",
-        port: 2222,
-        user: "deploy",
-        privateKey: "KEY",
-        hostKey: "ssh-ed25519 AAAAhost",
-        proxy: { host: "127.0.0.8", port: 2200, user: "gw", privateKey: "GWKEY", hostKey: "ssh-ed25519 AAAAgw" },
-      },
-      "ssh",
-    );
-    try {
-      const opt = (name: string) => call.args.filter((a) => a.startsWith(`${name}=`));
-      expect(opt("StrictHostKeyChecking")).toEqual(["StrictHostKeyChecking=yes"]);
-      const knownHosts = opt("UserKnownHostsFile")[0].split("=")[1];
-      expect(fs.readFileSync(knownHosts, "utf8")).toBe("[127.0.0.9]:2222 ssh-ed25519 AAAAhost\n");
-      expect(fs.statSync(knownHosts).mode & 0o077).toBe(0);
-      const proxy = opt("ProxyCommand")[0];
-      expect(proxy).toMatch(/^ProxyCommand=ssh -F \/dev\/null -i \S+gateway\.key .* -W %h:%p gw@127\.0\.0\.8$/);
-      expect(proxy).toContain("StrictHostKeyChecking=yes");
-    } finally {
-      call.cleanup();
-    }
-  });
-
-  it("refuses password-only connections before dialling", () => {
-    expect(() => prepare({ host: "127.0.0.9", password: "pw" }, "ssh")).toThrow(/password authentication is not supported/);
   });
 });

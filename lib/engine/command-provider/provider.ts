@@ -47,10 +47,12 @@ function comparable(props: Props): Props {
   return { ...props, source: source.hash !== undefined ? { hash: source.hash } : { path: source.path, text: source.text } };
 }
 
-function failure(urn: string, op: Op, what: string, r: RunResult): Error {
+const LOST_OR_255 = " (the command exited 255, or the connection to the host was lost while it ran)";
+
+function failure(urn: string, op: Op, what: string, r: RunResult, note = ""): Error {
   const tail = (s: string) => s.trim().split("\n").slice(-20).join("\n");
   return new Error(
-    `${nameOf(urn)}: ${op} command${what ? ` ${what}` : ""} failed with exit code ${r.code}` +
+    `${nameOf(urn)}: ${op} command${what ? ` ${what}` : ""} failed with exit code ${r.code}${note}` +
       (r.stdout.trim() ? `\nstdout:\n${tail(r.stdout)}` : "") +
       (r.stderr.trim() ? `\nstderr:\n${tail(r.stderr)}` : ""),
   );
@@ -75,8 +77,10 @@ async function runLocal(urn: string, op: Op, script: string, inputs: Props, prev
 async function runOnHost(urn: string, op: Op, script: string, inputs: Props): Promise<RunResult> {
   const c = inputs.connection as Connection;
   const r = await runRemote(c, script, inputs.stdin as string | undefined, (inputs.environment as Record<string, string>) ?? {});
-  if (r.code === 255 && !r.stdout) throw connectionError(c, r);
-  if (r.code !== 0) throw failure(urn, op, `on ${describe(c)}`, r);
+  if (!r.reached) throw connectionError(c, r);
+  // The connection was up: exit 255 is the command's own status (or the connection dropped
+  // while it ran), never "cannot reach".
+  if (r.code !== 0) throw failure(urn, op, `on ${describe(c)}`, r, r.code === 255 ? LOST_OR_255 : "");
   return r;
 }
 
@@ -91,7 +95,8 @@ async function apply(urn: string, op: Op, inputs: Props, previous?: Props): Prom
     const c = inputs.connection as Connection;
     const { path, recursive } = sourceFile(inputs.source as Record<string, unknown>);
     const r = await copyToRemote(c, path, String(inputs.remotePath), recursive);
-    if (r.code !== 0) throw r.code === 255 && /lost connection|Connection|Host key/i.test(r.stderr) ? connectionError(c, r) : failure(urn, op, `copying ${path} to ${describe(c)}:${inputs.remotePath}`, r);
+    if (!r.reached) throw connectionError(c, r);
+    if (r.code !== 0) throw failure(urn, op, `copying ${path} to ${describe(c)}:${inputs.remotePath}`, r);
     return { ...inputs };
   }
   // update falls back to create, as in pulumi-command.

@@ -10,10 +10,10 @@ export interface RunResult {
 export function runProcess(
   file: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: string },
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: string; detached?: boolean },
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"], detached: opts.detached });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (d: Buffer) => out.push(d));
