@@ -89,7 +89,7 @@ describe("the release pipeline on the local fleet", () => {
     expect(hosts.map(sshLogins)).toEqual(logins); // nothing ran, nothing was copied
   }, 300_000);
 
-  it("stops before any swap when install fails on one host, naming host and step, leaving no lock", async () => {
+  it("stops before any swap when install fails on one host, naming host and step, leaving the host lock free", async () => {
     await fleet.must("web2", sh`touch ${`${rootOf("web2")}/shared/FAIL_INSTALL`}`);
     const installCommand = 'if [ -e ../../shared/FAIL_INSTALL ]; then echo "disk check failed" >&2; exit 3; fi';
     let output = "";
@@ -104,7 +104,8 @@ describe("the release pipeline on the local fleet", () => {
     for (const host of hosts) {
       expect(await currentOf(host)).toBe(`releases/${ids["2"]}`);
       expect(await served(host)).toBe(ids["2"]);
-      expect(await fleet.must(host, sh`ls -A ${`${rootOf(host)}/.cutover`}`)).not.toMatch(/^lock$/m);
+      // The host lock is free: flock -n succeeds at once.
+      expect((await fleet.run(host, sh`flock -n ${`${rootOf(host)}/.cutover/deploy.lock`} true`)).code).toBe(0);
     }
     await fleet.must("web2", sh`rm -f ${`${rootOf("web2")}/shared/FAIL_INSTALL`}`);
   }, 300_000);

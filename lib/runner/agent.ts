@@ -43,6 +43,7 @@ export class Agent {
       p = new SshPool({
         handshake: (endpoint) => appendEvent(key, { t: Date.now(), kind: "ssh-handshake", endpoint }),
         command: (endpoint) => appendEvent(key, { t: Date.now(), kind: "remote-command", endpoint }),
+        upload: (endpoint, bytes) => appendEvent(key, { t: Date.now(), kind: "upload", endpoint, bytes }),
       });
       this.pools.set(key, p);
     }

@@ -30,7 +30,8 @@ export type DeployEvent =
   | { t: number; kind: "deploy"; key: string; release: string; hosts: number; deployer: string }
   | { t: number; kind: "phase"; host: string; batch?: number; phase: Phase; detail?: string }
   | { t: number; kind: "ssh-handshake"; endpoint: string }
-  | { t: number; kind: "remote-command"; endpoint: string };
+  | { t: number; kind: "remote-command"; endpoint: string }
+  | { t: number; kind: "upload"; endpoint: string; bytes: number };
 
 export function cacheDir(): string {
   return process.env.CUTOVER_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "cutover");
@@ -71,6 +72,8 @@ export interface DeploySummary {
   outOfRotationSeconds: Record<string, number>;
   sshHandshakes: number;
   remoteCommands: number;
+  uploads: number;
+  uploadedBytes: number;
   failedHosts: string[];
 }
 
@@ -82,7 +85,13 @@ export function summarize(events: DeployEvent[]): DeploySummary {
   const failed = new Set<string>();
   let handshakes = 0;
   let commands = 0;
+  let uploads = 0;
+  let uploadedBytes = 0;
   for (const e of events) {
+    if (e.kind === "upload") {
+      uploads++;
+      uploadedBytes += e.bytes;
+    }
     if (e.kind === "ssh-handshake") handshakes++;
     if (e.kind === "remote-command") commands++;
     if (e.kind !== "phase") continue;
@@ -99,6 +108,8 @@ export function summarize(events: DeployEvent[]): DeploySummary {
     outOfRotationSeconds: out,
     sshHandshakes: handshakes,
     remoteCommands: commands,
+    uploads,
+    uploadedBytes,
     failedHosts: [...failed],
   };
 }

@@ -8,6 +8,7 @@
  * (authorized_keys format), byte for byte, or the connection is refused. The private key
  * stays in this process's memory; nothing is written to disk.
  */
+import * as fs from "node:fs";
 import { Client, ClientChannel } from "ssh2";
 import { Endpoint, HostEndpoint } from "./context";
 import { sh } from "../scripts/quote";
@@ -22,6 +23,7 @@ export interface RunResult {
 export interface PoolObserver {
   handshake(endpoint: string): void;
   command(endpoint: string): void;
+  upload(endpoint: string, bytes: number): void;
 }
 
 const describe = (e: Endpoint) => `${e.user}@${e.address}:${e.port}`;
@@ -37,7 +39,7 @@ function pinnedKeyBlob(hostKey: string, where: string): Buffer {
 export class SshPool {
   private readonly clients = new Map<string, Promise<Client>>();
 
-  constructor(private readonly observer: PoolObserver = { handshake: () => undefined, command: () => undefined }) {}
+  constructor(private readonly observer: PoolObserver = { handshake: () => undefined, command: () => undefined, upload: () => undefined }) {}
 
   private connect(e: Endpoint, sock?: NodeJS.ReadableStream & NodeJS.WritableStream): Promise<Client> {
     const where = describe(e);
@@ -125,7 +127,7 @@ export class SshPool {
   /** Copies a local file to `remotePath` over SFTP on the pooled connection. */
   async upload(e: HostEndpoint, localPath: string, remotePath: string): Promise<void> {
     const client = await this.client(e);
-    this.observer.command(describe(e));
+    this.observer.upload(describe(e), fs.statSync(localPath).size);
     await new Promise<void>((resolve, reject) =>
       client.sftp((err, sftp) => {
         if (err) return reject(new Error(`${describe(e)}: cannot start SFTP: ${err.message}`));

@@ -64,6 +64,8 @@ export function tempStackProject(stackName: string, config: Record<string, unkno
 
 export interface StackUnderTest {
   stack: Stack;
+  /** The temp project (its dir and the env a `pulumi` CLI run there needs). */
+  project: TempProject;
   /** Destroys whatever the tests left, removes the stack and its temp files; never throws. */
   teardown(): Promise<void>;
 }
@@ -74,6 +76,7 @@ export async function stackUnderTest(stackName: string, config: Record<string, u
   const stack = await LocalWorkspace.createStack({ stackName, workDir: project.dir }, { envVars: project.envVars });
   return {
     stack,
+    project,
     async teardown() {
       await stack.destroy().catch(() => undefined);
       await stack.workspace.removeStack(stackName, { force: true }).catch(() => undefined);
