@@ -1,6 +1,6 @@
 // Hidden-server cycling on the real engine and local fleet, under real load through HAProxy:
 // zero failed requests while four web hosts change release one by one; failures when the
-// same hosts restart in place; a release failing its health check stops after one host.
+// same hosts restart in place. (Failures and retries: recovery.e2e; rollback: rollback.e2e.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -38,7 +38,7 @@ describe("rolling a release through HAProxy", () => {
       version,
       prepare: { linkedDirs: ["log"] },
       deployer: "rollout-test",
-      rollout: { batchSize: 1, smoke: { path: "/healthz", retries: 3, intervalSeconds: 1, deadlineSeconds: 5 }, ...rollout },
+      rollout: { batchSize: 1, smoke: { path: "/healthz", deadlineSeconds: 5 }, ...rollout },
     };
     await stack.setConfig("cutover:app", { value: JSON.stringify(app) });
     const up = await stack.up();
@@ -61,8 +61,6 @@ describe("rolling a release through HAProxy", () => {
   }
 
   const served = async (h: string) => (await fleet.must(h, sh`curl -fsS --max-time 5 ${`http://${subnet}.${10 + hosts.indexOf(h)}:8080/healthz`}`)).trim();
-  const history = async (h: string) =>
-    (await fleet.must(h, sh`cat ${`${fleetDir}/${h}/app/.cutover/history.log`}`)).split("\n").filter(Boolean).map((l) => JSON.parse(l));
   const allUp = async () => Object.values(await backendStatus(fleet, adminSocket, "web")).every((s) => s === "UP");
 
   beforeAll(async () => {
@@ -94,8 +92,8 @@ describe("rolling a release through HAProxy", () => {
     });
     const preview = await stack.preview({ diff: true });
     for (const [i, h] of hosts.entries()) {
-      const batch = i < 2 ? 1 : 2;
-      for (const step of ["hide", "switch", "unhide"]) expect(preview.stdout).toContain(`app-rollout-batch${batch}-${h}-${step}`);
+      // One step per host, named by its batch.
+      expect(preview.stdout).toContain(`app-batch${i < 2 ? 1 : 2}-${h}-cycle`);
     }
     expect(preview.stdout).toContain('"batch 1/2 (hidden from the load balancer): web1, web2"');
     expect(preview.stdout).toContain('"batch 2/2 (hidden from the load balancer): web3, web4"');
@@ -120,42 +118,5 @@ describe("rolling a release through HAProxy", () => {
     console.log(`[rollout] in-place restarts: ${load.requests} requests, ${load.failed} failed (${load.non2xx} non-2xx, ${load.socketErrors} socket errors)`);
     expect(load.failed).toBeGreaterThan(0);
     for (const h of hosts) expect(await served(h)).toBe(ids["3"]);
-  }, 300_000);
-
-  it("stops after the first host when the release fails its health check, with no failed request", async () => {
-    const before = await Promise.all(hosts.map(history));
-    fs.writeFileSync(path.join(appDir, "BROKEN_HEALTHZ"), "");
-    const { load, error } = await deployUnderLoad("4");
-    fs.rmSync(path.join(appDir, "BROKEN_HEALTHZ"));
-    expect(error).toMatch(/the rollout of 4-[0-9a-f]{12} stopped at host web1: smoke test: cutover\[web1\] smoke test: GET http:\/\/127\.81\.0\.10:8080\/healthz did not return release 4-/);
-    expect(error).toMatch(/last response: HTTP 500/);
-    expect(load.failed).toBe(0);
-    ids["4"] = error!.match(/rollout of (4-[0-9a-f]{12})/)![1];
-    // web1 went to 4 and came back; the others never moved.
-    const web1 = (await history("web1")).slice(before[0].length).map((l) => `${l.action} ${l.release}`);
-    expect(web1).toEqual([`activate ${ids["4"]}`, `restore ${ids["3"]}`]);
-    for (const [i, h] of hosts.entries()) {
-      expect(await served(h)).toBe(ids["3"]);
-      if (i > 0) expect(await history(h)).toEqual(before[i]);
-    }
-    expect(await allUp()).toBe(true);
-  }, 300_000);
-
-  it("with restoreCycled, a failure in batch 2 switches batch 1 back: every host ends on the old release", async () => {
-    // A host-specific failure: the release links its health flag from the host's shared dir,
-    // and only web2 has the flag.
-    await fleet.must("web2", sh`touch ${`${fleetDir}/web2/app/shared/log/BROKEN_HEALTHZ`}`);
-    fs.symlinkSync("log/BROKEN_HEALTHZ", path.join(appDir, "BROKEN_HEALTHZ"));
-    const { load, error } = await deployUnderLoad("5", { restoreCycled: true });
-    fs.rmSync(path.join(appDir, "BROKEN_HEALTHZ"));
-    await fleet.must("web2", sh`rm -f ${`${fleetDir}/web2/app/shared/log/BROKEN_HEALTHZ`}`);
-    expect(error).toMatch(/stopped at host web2: smoke test/);
-    expect(error).toMatch(/hosts switched before it were switched back/);
-    expect(load.failed).toBe(0);
-    ids["5"] = error!.match(/rollout of (5-[0-9a-f]{12})/)![1];
-    for (const h of hosts) expect(await served(h)).toBe(ids["3"]);
-    const web1 = (await history("web1")).slice(-2).map((l) => `${l.action} ${l.release}`);
-    expect(web1).toEqual([`activate ${ids["5"]}`, `restore ${ids["3"]}`]);
-    expect(await allUp()).toBe(true);
   }, 300_000);
 });

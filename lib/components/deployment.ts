@@ -141,7 +141,7 @@ export class Deployment extends pulumi.ComponentResource {
     for (const batch of batches) {
       after = batch.hosts.map(
         (host) =>
-          new HostCycle(`${name}-batch${batch.index}-${host}`, { ...step, host, batch: batch.index, after, redeploy: args.redeploy }, { parent: rollout })
+          new HostCycle(`${name}-batch${batch.index}-${host}`, { ...step, host, after, redeploy: args.redeploy }, { parent: rollout })
             .done,
       );
     }

@@ -5,7 +5,6 @@ import * as command from "@pulumi/command";
 import { stepCommand, StepArgs } from "./step-command";
 
 export interface HostCycleArgs extends Omit<StepArgs, "job"> {
-  batch: number;
   after: pulumi.Resource[];
 }
 
@@ -14,9 +13,11 @@ export class HostCycle extends pulumi.ComponentResource {
 
   constructor(name: string, args: HostCycleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cutover:deploy:HostCycle", name, {}, opts);
-    const { batch: _batch, after, ...step } = args;
-    // The command's name has no batch in it: a new batch size must not replace steps.
-    this.done = stepCommand(`${step.key.split("/").pop()}-${step.host}-cycle`, { ...step, job: "cycle" }, { parent: this, dependsOn: after });
+    const { after, ...step } = args;
+    // Named by batch and host, so `pulumi preview --diff` shows the order. A new batch size
+    // replaces these steps; the runner then finds each host already on the release and
+    // leaves it alone.
+    this.done = stepCommand(`${name}-cycle`, { ...step, job: "cycle" }, { parent: this, dependsOn: after });
     this.registerOutputs({});
   }
 }

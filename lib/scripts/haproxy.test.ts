@@ -76,15 +76,12 @@ describe.each(SHELLS)("haproxy scripts under %s (fake runtime API)", (shell) => 
   });
   afterEach(() => box.cleanup());
 
-  it("hide: drains, waits until scur is 0, then sets maint and checks again", () => {
+  it("hide: sets maint, then waits until scur is 0", () => {
     fs.writeFileSync(f("scur"), "2\n");
     const r = run(hideServer({ ...sock(), timeoutSeconds: 60 }), { shell, env });
     expect(r.stderr).toBe("");
-    expect(r.stdout).toBe(
-      "cutover[web1] drain: web/web1 set to drain\ncutover[web1] drain: web/web1 has no sessions\n" +
-        "cutover[web1] drain: web/web1 set to maint\ncutover[web1] drain: web/web1 has no sessions\n",
-    );
-    expect(fs.readFileSync(f("calls"), "utf8")).toBe("drain\nmaint\n");
+    expect(r.stdout).toBe("cutover[web1] drain: web/web1 set to maint\ncutover[web1] drain: web/web1 has no sessions\n");
+    expect(fs.readFileSync(f("calls"), "utf8")).toBe("maint\n");
     expect(fs.readFileSync(f("args"), "utf8").split("\n")[0]).toBe(`stdio unix-connect:${box.dir}/admin.sock`);
   });
 
@@ -210,7 +207,7 @@ describe.skipIf(!realHaproxy)("haproxy scripts against a real HAProxy", () => {
     box.cleanup();
   });
 
-  it("hide drains a server with an open request, maint at the deadline; unhide brings it back UP", async () => {
+  it("hide puts a server with an open request in maint without cutting the request; unhide brings it back UP", async () => {
     // One request held open through HAProxy: the server has a session.
     const held = new Promise<string>((resolve) => {
       // agent: false, so no idle keep-alive connection outlives the request.
@@ -224,7 +221,7 @@ describe.skipIf(!realHaproxy)("haproxy scripts against a real HAProxy", () => {
 
     const hide = await runAsync(hideServer({ ...sockTarget(), timeoutSeconds: 1 }));
     expect(hide.status).toBe(0);
-    expect(hide.stdout).toContain("web/web1 set to drain");
+    expect(hide.stdout).toContain("web/web1 set to maint");
     expect(hide.stderr).toMatch(/warning: web\/web1 still has 1 session\(s\) after 1s; setting it to maint and continuing/);
     expect((await runAsync(serverState(sockTarget()))).stdout).toBe("MAINT\n");
 
