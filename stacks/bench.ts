@@ -1,57 +1,99 @@
-// `npm run bench`: the same deploy under the same wrk load, measured for each way of
-// switching a fleet, on a fleet of its own (4 web hosts on 127.75.0.x, removed afterwards).
-// Writes bench/results/latest.json: an array of runs.
+// `npm run bench [-- --sizes 2,4,8,16 --repeats 2]`: deploys of the sample app (1 s boot)
+// under the same wrk load, on fleets of 2, 4, 8 and 16 web hosts (127.75.<size>.x, removed
+// afterwards), at batch 1 and 25%, plus a rollback by id, an unchanged `up` and a preview per
+// size, each repeated; and the in-place baseline (restart without hiding) that shows what
+// hiding saves. Writes bench/results/latest.json (every run) and, through bench-report.ts,
+// the README's table and bench/results/deploy-time.svg.
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { Stack } from "@pulumi/pulumi/automation";
 import { projectDir } from "./app-config";
 import { deployUnderLoad, fleetStack, setRelease } from "./driver";
+import { BenchRun, writeReport } from "./bench-report";
+import { latestDeployEvents, summarize } from "../lib/runner/events";
 
 const say = (line: string) => console.log(`[bench] ${line}`);
-const hosts = ["web1", "web2", "web3", "web4"];
-// The sample app waits a second before listening: real apps take that long to boot, or longer.
-const fleet = { subnet: "127.75.0", hosts: hosts.map((name) => ({ name, roles: ["web"] })), appEnvironment: { START_DELAY_MS: "1000" } };
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const sizes = arg("sizes", "2,4,8,16").split(",").map(Number);
+const repeats = Number(arg("repeats", "2"));
+const load = () => `${os.loadavg()[0].toFixed(1)}`;
 
-const variants: Array<{ tool: string; rollout: Record<string, unknown> }> = [
-  { tool: "cutover: hidden cycling, batch 1", rollout: { batchSize: 1 } },
-  { tool: "cutover: hidden cycling, batch 50%", rollout: { batchSize: "50%" } },
-  { tool: "in-place restart one host at a time, no hiding", rollout: { batchSize: 1, hideFromLoadBalancer: false } },
-  { tool: "in-place restart of all hosts at once, no hiding (Fabric-style)", rollout: { batchSize: "100%", hideFromLoadBalancer: false } },
-];
+async function timed<T>(f: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  const started = Date.now();
+  const value = await f();
+  return { value, seconds: Math.round((Date.now() - started) / 100) / 10 };
+}
 
-async function main(): Promise<void> {
-  const stack = await fleetStack("bench", fleet);
-  const runs: Array<Record<string, unknown>> = [];
+async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
+  const hosts = Array.from({ length: size }, (_, i) => `web${i + 1}`);
+  const name = `bench${size}`;
+  const stack: Stack = await fleetStack(name, {
+    subnet: `127.75.${size}`,
+    hosts: hosts.map((n) => ({ name: n, roles: ["web"] })),
+    appEnvironment: { START_DELAY_MS: "1000" },
+  });
+  const key = `cutover/${name}/app`;
+  const base = { hosts: size, date: new Date().toISOString() };
   try {
+    say(`${size} hosts: provisioning the fleet and deploying v1 …`);
     await setRelease(stack, "1");
     const lbUrl = String((await stack.up()).outputs.lbUrl.value);
     let version = 1;
-    for (const v of variants) {
-      version += 1;
-      say(`${v.tool}: deploying v${version} under load …`);
-      const m = await deployUnderLoad(stack, lbUrl, String(version), v.rollout, () => undefined);
-      runs.push({
-        tool: v.tool,
-        hosts: hosts.length,
-        requests: m.requests,
-        failed: m.failed,
-        non2xx: m.non2xx,
-        socketErrors: m.socketErrors,
-        deployWallSeconds: m.deployWallSeconds,
-        outOfRotationSeconds: m.outOfRotationSeconds,
-        releaseId: m.releaseId,
-        ...(m.error ? { error: m.error } : {}),
-        load: "wrk -t2 -c16 through HAProxy on loopback",
-        date: new Date().toISOString(),
-      });
-      say(`  ${m.requests} requests, ${m.failed} failed, ${m.deployWallSeconds} s`);
+    for (let r = 0; r < repeats; r++) {
+      for (const batch of [1, "25%"] as const) {
+        version += 1;
+        const m = await deployUnderLoad(stack, lbUrl, String(version), { batchSize: batch }, () => undefined);
+        runs.push({ ...base, tool: "cutover", kind: "deploy", batch: String(batch), ...m, loadAverage: load() });
+        say(`${size} hosts, batch ${batch}: deploy ${m.deployWallSeconds} s, ${m.failed} failed of ${m.requests}, out of rotation ${Object.values(m.outOfRotationSeconds).map((x) => x.toFixed(1)).join("/")} s`);
+      }
+      // Back to the release before the last one, by id: only swaps.
+      const previous = String(version - 1);
+      const id = runs.filter((x) => x.hosts === size && x.kind === "deploy").at(-2)?.releaseId;
+      if (id) {
+        const m = await deployUnderLoad(stack, lbUrl, previous, { batchSize: 1 }, () => undefined, id);
+        runs.push({ ...base, tool: "cutover", kind: "rollback", batch: "1", ...m, loadAverage: load() });
+        say(`${size} hosts: rollback to ${id} ${m.deployWallSeconds} s, ${m.uploads} uploads, ${m.failed} failed`);
+        // And forward again, so the next round starts from the latest release.
+        version += 1;
+        await setRelease(stack, String(version));
+        await stack.up();
+      }
+      const noop = await timed(() => stack.up());
+      const s = summarize(latestDeployEvents(key));
+      runs.push({ ...base, tool: "cutover", kind: "noop-up", batch: "-", deployWallSeconds: noop.seconds, remoteCommands: s.remoteCommands, sshHandshakes: s.sshHandshakes, loadAverage: load() });
+      const preview = await timed(() => stack.preview());
+      runs.push({ ...base, tool: "cutover", kind: "preview", batch: "-", deployWallSeconds: preview.seconds, loadAverage: load() });
+      say(`${size} hosts: unchanged up ${noop.seconds} s (${s.remoteCommands} remote commands), preview ${preview.seconds} s`);
+    }
+    if (size === 4) {
+      for (const [tool, rollout] of [
+        ["in-place restart, one host at a time, no hiding", { batchSize: 1, hideFromLoadBalancer: false }],
+        ["in-place restart of all hosts at once (Fabric-style)", { batchSize: "100%", hideFromLoadBalancer: false }],
+      ] as const) {
+        version += 1;
+        const m = await deployUnderLoad(stack, lbUrl, String(version), rollout, () => undefined);
+        runs.push({ ...base, tool, kind: "deploy", batch: String(rollout.batchSize), ...m, loadAverage: load() });
+        say(`${size} hosts, ${tool}: ${m.failed} failed of ${m.requests}`);
+      }
     }
   } finally {
     await stack.destroy().catch((e: Error) => say(`destroy failed: ${e.message}`));
+    await stack.workspace.removeStack(name).catch(() => undefined);
   }
+}
+
+async function main(): Promise<void> {
+  const runs: BenchRun[] = [];
+  for (const size of sizes) await benchSize(size, runs);
   const out = path.join(projectDir, "bench", "results", "latest.json");
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(runs, null, 2) + "\n");
-  say(`wrote ${out}`);
+  writeReport(runs);
+  say(`wrote ${out}, bench/results/deploy-time.svg and the README's benchmark table`);
 }
 
 main().catch((err: unknown) => {

@@ -25,6 +25,7 @@ export interface DeployMeasure {
   secondsBeforeFirstHide?: number;
   sshHandshakes: number;
   remoteCommands: number;
+  uploads: number;
   error?: string;
 }
 
@@ -49,10 +50,12 @@ export async function fleetStack(name: string, fleet: FleetSpec): Promise<Stack>
   return stack;
 }
 
-export async function setRelease(stack: Stack, version: string, rollout: Record<string, unknown> = {}): Promise<void> {
+/** Sets what the stack deploys; `release` targets a release already on the hosts (a rollback). */
+export async function setRelease(stack: Stack, version: string, rollout: Record<string, unknown> = {}, release?: string): Promise<void> {
   const app = {
     source: sampleAppVersion(version),
     version,
+    ...(release ? { release } : {}),
     prepare: { linkedDirs: ["log"] },
     migration: { host: "web1", command: "node migrate.js" },
     rollout: { batchSize: 1, smoke: { path: "/healthz", deadlineSeconds: 15 }, ...rollout },
@@ -67,8 +70,9 @@ export async function deployUnderLoad(
   version: string,
   rollout: Record<string, unknown>,
   print: (line: string) => void,
+  release?: string,
 ): Promise<DeployMeasure> {
-  await setRelease(stack, version, rollout);
+  await setRelease(stack, version, rollout, release);
   const project = (await stack.workspace.projectSettings()).name;
   const progress = followRollout(`${project}/${stack.name}/app`, print);
   const load = startLoad(lbUrl, { maxSeconds: 600 });
@@ -97,6 +101,7 @@ export async function deployUnderLoad(
     secondsBeforeFirstHide: summary.secondsBeforeFirstHide,
     sshHandshakes: summary.sshHandshakes,
     remoteCommands: summary.remoteCommands,
+    uploads: summary.uploads,
     error,
   };
 }
