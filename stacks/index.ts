@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Deployment, Host, LocalFleet, LocalFleetHostSpec, buildArtifact, haproxyMembership } from "../lib";
 import { AppConfig, artifactDir, deployerName, resolveSource } from "./app-config";
+import { readSecretsSettings, requireSecretsProtection } from "../lib/engine/passphrase-policy";
 
 interface FleetConfig {
   subnet?: string;
@@ -17,6 +18,8 @@ interface FleetConfig {
 
 const config = new pulumi.Config("cutover");
 const provider = config.get("provider") ?? "local";
+// Only local stacks may keep their secrets under the published development passphrase.
+requireSecretsProtection(pulumi.getStack(), provider, process.env, readSecretsSettings(process.cwd(), pulumi.getStack()));
 
 function localFleet() {
   const { appEnvironment, ...fleetConfig } = config.requireObject<FleetConfig>("fleet");
