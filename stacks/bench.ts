@@ -88,10 +88,13 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
 
 async function main(): Promise<void> {
   const runs: BenchRun[] = [];
-  for (const size of sizes) await benchSize(size, runs);
   const out = path.join(projectDir, "bench", "results", "latest.json");
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify(runs, null, 2) + "\n");
+  for (const size of sizes) {
+    await benchSize(size, runs);
+    // Written after every size, so a failure later keeps what was measured.
+    fs.writeFileSync(out, JSON.stringify(runs, null, 2) + "\n");
+  }
   writeReport(runs);
   say(`wrote ${out}, bench/results/deploy-time.svg and the README's benchmark table`);
 }

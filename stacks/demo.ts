@@ -44,7 +44,8 @@ async function main(): Promise<void> {
   say(`summary: release ${m.releaseId || "(failed)"}`);
   say(`  requests through the load balancer during the deploy: ${m.requests}`);
   say(`  failed requests (non-2xx + socket errors): ${m.failed}`);
-  say(`  deploy wall time: ${m.deployWallSeconds} s`);
+  say(`  deploy wall time: ${m.deployWallSeconds} s (first host out of rotation after ${m.secondsBeforeFirstHide?.toFixed(1) ?? "–"} s)`);
+  say(`  SSH handshakes: ${m.sshHandshakes}, remote commands: ${m.remoteCommands}, uploads: ${m.uploads}`);
   for (const [host, s] of Object.entries(m.outOfRotationSeconds)) say(`  ${host} out of rotation: ${s.toFixed(1)} s`);
   if (m.error) say(`  deploy error: ${m.error}`);
   say(`the fleet keeps running on ${o.lbUrl.value}; remove it with: npm run demo -- --destroy`);

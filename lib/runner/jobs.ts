@@ -37,10 +37,15 @@ export interface JobEnv {
 
 const lockOf = (ctx: DeployContext) => ({ owner: ctx.deployer, stack: ctx.stack });
 
-async function runChecked(env: JobEnv, h: HostContext, step: string, script: string): Promise<string> {
-  const r = await env.pool.run(h.ssh, script, env.log);
+async function runChecked(env: JobEnv, h: HostContext, step: string, script: string, retryIfDropped = false): Promise<string> {
+  let r = await env.pool.run(h.ssh, script, env.log);
+  if (r.abnormal && retryIfDropped) {
+    // Only for commands that change nothing (a probe): safe to run again.
+    env.log("stderr", `cutover[${h.name}] ${step}: ${r.abnormal}; trying once more\n`);
+    r = await env.pool.run(h.ssh, script, env.log);
+  }
   if (r.code !== 0) {
-    const why = r.stderr.trim().split("\n").slice(-3).join(" ") || `exit ${r.code}`;
+    const why = r.stderr.trim().split("\n").slice(-3).join(" ") || r.abnormal || `exit ${r.code}`;
     throw new StepFailure(`cutover: ${h.name}: ${step} failed: ${why}`);
   }
   return r.stdout;
@@ -51,7 +56,7 @@ export async function prepare(env: JobEnv, hostName: string): Promise<void> {
   const h = hostOf(ctx, hostName);
   const { id, artifact } = ctx.release;
   env.phase(h.name, "prepare");
-  const probe = await runChecked(env, h, "probe", probeRelease({ root: h.root, releaseId: id, host: h.name }));
+  const probe = await runChecked(env, h, "probe", probeRelease({ root: h.root, releaseId: id, host: h.name }), true);
   if (probe.includes("cutover-prepared yes")) {
     env.phase(h.name, "prepared", "already on the host");
     return;

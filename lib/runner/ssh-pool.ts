@@ -14,9 +14,12 @@ import { Endpoint, HostEndpoint } from "./context";
 import { sh } from "../scripts/quote";
 
 export interface RunResult {
+  /** Exit status; 255 when the command was killed or the channel closed without one. */
   code: number;
   stdout: string;
   stderr: string;
+  /** Why there was no exit status: the signal that killed the command, or a dropped channel. */
+  abnormal?: string;
 }
 
 /** Counts what the pool did, for the benchmark and the event log. */
@@ -150,6 +153,7 @@ export function collect(channel: ClientChannel, onOutput?: (stream: "stdout" | "
   let stdout = "";
   let stderr = "";
   let code: number | undefined;
+  let abnormal: string | undefined;
   channel.on("data", (d: Buffer) => {
     stdout += d.toString();
     onOutput?.("stdout", d.toString());
@@ -158,6 +162,11 @@ export function collect(channel: ClientChannel, onOutput?: (stream: "stdout" | "
     stderr += d.toString();
     onOutput?.("stderr", d.toString());
   });
-  channel.on("exit", (c: number | null) => (code = c ?? 255));
-  return new Promise((resolve) => channel.on("close", () => resolve({ code: code ?? 255, stdout, stderr })));
+  channel.on("exit", (c: number | null, signal?: string) => {
+    code = c ?? 255;
+    if (c === null) abnormal = `killed by signal ${signal ?? "?"}`;
+  });
+  return new Promise((resolve) =>
+    channel.on("close", () => resolve({ code: code ?? 255, stdout, stderr, abnormal: code === undefined ? "the connection closed before the command finished" : abnormal })),
+  );
 }
