@@ -11,13 +11,15 @@ import { haproxyMembership } from "../providers/lb/haproxy";
 type Inputs = Record<string, string>;
 
 function host(name: string, roles: string[], hostKey = `ssh-ed25519 AAAA${name}`): Host {
+  // One address per machine: Deployment refuses two hosts on one address.
+  const address = `127.9.${name.length}.${name.charCodeAt(name.length - 1)}`;
   return {
     name,
     roles,
-    ssh: { address: `127.9.0.${name.length}`, port: 2222, user: "cutover", privateKey: "PRIVATE", hostKey },
+    ssh: { address, port: 2222, user: "cutover", privateKey: "PRIVATE", hostKey },
     root: `/srv/${name}`,
     restartCommand: "true",
-    app: { address: "127.9.0.1", port: 8080 },
+    app: { address, port: 8080 },
     ready: [],
   };
 }

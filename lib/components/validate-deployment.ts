@@ -1,18 +1,62 @@
 // Everything a Deployment can check before any resource exists: a bad argument fails the
 // preview with its name and the fix, and nothing on any host changes.
 import type { DeploymentArgs } from "./deployment";
-import { CutoverInputError, assertReleaseId, batchCount, validateCommand, validateKeepReleases, validateLabel } from "../plan";
+import {
+  CutoverInputError,
+  assertReleaseId,
+  batchCount,
+  validateCommand,
+  validateDeployRoot,
+  validateHostName,
+  validateInteger,
+  validateKeepReleases,
+  validateLabel,
+  validatePort,
+  validateRelativePath,
+  validateRoleName,
+} from "../plan";
 
 const fail = (message: string): never => {
   throw new Error(`Deployment: ${message}`);
 };
 
 function validateHosts(args: DeploymentArgs): string[] {
-  if (args.hosts.length === 0) fail("hosts is empty; give at least one host to deploy to");
+  if (!Array.isArray(args.hosts) || args.hosts.length === 0) fail("hosts is empty; give at least one host to deploy to");
+  args.hosts.forEach((h, i) => {
+    validateHostName(h.name, `hosts[${i}].name`);
+    if (!Array.isArray(h.roles) || h.roles.length === 0) {
+      throw new CutoverInputError(`hosts[${i}].roles`, h.roles, `give host ${h.name} at least one role, e.g. ["web"]`);
+    }
+    h.roles.forEach((r, j) => validateRoleName(r, `hosts[${i}].roles[${j}]`));
+    validateDeployRoot(h.root, `hosts[${i}].root`);
+    validateCommand(h.restartCommand, `hosts[${i}].restartCommand`);
+  });
   const names = args.hosts.map((h) => h.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) fail(`host ${dup} appears twice in hosts; host names must be unique`);
+  // Two names for one machine would prepare and switch it twice, racing for its lock, and
+  // count it twice in the load balancer's capacity.
+  sameTwice(args, "app address", (h) => (typeof h.app?.address === "string" && typeof h.app?.port === "number" ? `${h.app.address}:${validatePort(h.app.port, `hosts[${h.name}].app.port`)}` : undefined));
+  sameTwice(args, "SSH endpoint", (h) => {
+    const e = h.ssh;
+    if (typeof e?.address !== "string" || typeof e?.port !== "number") return undefined; // known only at deploy time
+    const via = e.gateway && typeof e.gateway.address === "string" ? ` via ${e.gateway.address}:${String(e.gateway.port)}` : "";
+    return `${e.address}:${e.port}${via}`;
+  });
   return names;
+}
+
+function sameTwice(args: DeploymentArgs, what: string, keyOf: (h: DeploymentArgs["hosts"][number]) => string | undefined): void {
+  const seen = new Map<string, string>();
+  for (const h of args.hosts) {
+    const k = keyOf(h);
+    if (k === undefined) continue;
+    const other = seen.get(k);
+    if (other !== undefined) {
+      fail(`hosts ${other} and ${h.name} have the same ${what} ${k}: they are one machine; list each machine once, or give each host its own address`);
+    }
+    seen.set(k, h.name);
+  }
 }
 
 function validateRoles(args: DeploymentArgs): void {
@@ -30,7 +74,14 @@ function validateRoles(args: DeploymentArgs): void {
 /** A batch that hides every host of the balanced role would leave the balancer with nobody. */
 function validateBatches(args: DeploymentArgs): void {
   const size = args.batchSize ?? 1;
-  batchCount(args.hosts.length, size, "batchSize");
+  const perFleet = batchCount(args.hosts.length, size, "batchSize");
+  if (typeof size === "number" && perFleet > args.hosts.length) {
+    throw new CutoverInputError(
+      "batchSize",
+      size,
+      `there are only ${args.hosts.length} hosts; use at most ${args.hosts.length} (or a percentage such as "25%")`,
+    );
+  }
   const lb = args.loadBalancer;
   if (!lb) return;
   const fronted = args.hosts.filter((h) => h.roles.includes(lb.role)).length;
@@ -58,6 +109,14 @@ export function validateDeployment(args: DeploymentArgs): void {
   validateLabel(args.deployer, "deployer");
   validateLabel(args.stack, "stack");
   if (args.redeploy !== undefined) validateLabel(args.redeploy, "redeploy");
+  // Linked paths are made inside each release (and point into shared/): "..", "/" at the
+  // start or "." segments would reach outside both.
+  (args.prepare?.linkedDirs ?? []).forEach((d, i) => validateRelativePath(d, `prepare.linkedDirs[${i}]`));
+  (args.prepare?.linkedFiles ?? []).forEach((f, i) => validateRelativePath(f, `prepare.linkedFiles[${i}]`));
+  if (args.smoke?.deadlineSeconds !== undefined) validateInteger(args.smoke.deadlineSeconds, "smoke.deadlineSeconds", { min: 1, max: 3600, unit: "seconds" });
+  for (const [role, c] of Object.entries(args.checks ?? {})) {
+    if (c !== "none" && c.deadlineSeconds !== undefined) validateInteger(c.deadlineSeconds, `checks.${role}.deadlineSeconds`, { min: 1, max: 3600, unit: "seconds" });
+  }
   if (args.prepare?.installCommand !== undefined) validateCommand(args.prepare.installCommand, "prepare.installCommand");
   for (const [role, hooks] of Object.entries(args.prepare?.buildHooks ?? {})) {
     hooks.forEach((h, i) => validateCommand(h, `prepare.buildHooks.${role}[${i}]`));

@@ -136,7 +136,11 @@ export class Agent {
         emit({
           type: "done",
           ok: false,
-          message: e instanceof StepFailure ? e.message : `cutover: ${host ?? ctx.key}: ${name} failed: ${(e as Error).message}`,
+          message:
+            e instanceof StepFailure
+              ? e.message
+              : `cutover: ${host ?? ctx.key}: ${name} failed: ${(e as Error).message}. ` +
+                `Fix the cause (is ${host ?? "the host"} up and reachable over SSH?) and run \`pulumi up\` again: steps that finished are not repeated.`,
         }),
     );
     this.jobs.set(id, job);

@@ -46,7 +46,8 @@ async function runChecked(env: JobEnv, h: HostContext, step: string, script: str
   }
   if (r.code !== 0) {
     const why = r.stderr.trim().split("\n").slice(-3).join(" ") || r.abnormal || `exit ${r.code}`;
-    throw new StepFailure(`cutover: ${h.name}: ${step} failed: ${why}`);
+    // Probe, prepare and migration all run before the first switch.
+    throw new StepFailure(`cutover: ${h.name}: ${step} failed: ${why}. No host was switched; fix the cause and run \`pulumi up\` again.`);
   }
   return r.stdout;
 }

@@ -100,6 +100,9 @@ export class SshPool {
       const forget = () => {
         if (this.clients.get(key) === made) this.clients.delete(key);
       };
+      // "end" too: a connection through a gateway whose far side died (sshd restarted, host
+      // rebooted) may end without ever closing, and ssh2 then refuses every call on it.
+      client.on("end", forget);
       client.on("close", forget);
       client.on("error", forget);
       return client;

@@ -9,6 +9,9 @@ import { runMigration } from "./migrate";
 import { pruneReleases } from "./prune";
 import { drainServer, hideServer, serverState, unhideServer } from "./haproxy";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { SHELLS } from "./testing/sandbox";
 import { nasty, nastySegment } from "./testing/arbitraries";
 
@@ -63,6 +66,27 @@ function allScripts(host: string, dir: string, label: string, cmd: string): Reco
   };
 }
 
+/** The assignments at the top of a script (everything before its helpers) and their names. */
+function assignments(text: string): { prefix: string; names: string[] } {
+  const prefix = text.slice(0, text.indexOf("\nfail() {") + 1);
+  // A quoted multi-line value may add lines that look like assignments: extra names only
+  // print extra values, which the property below tolerates.
+  const names = [...new Set([...prefix.matchAll(/^([a-z_][a-z0-9_]*)=/gm)].map((m) => m[1]))];
+  return { prefix, names };
+}
+
+// Text that would run a command if it ever escaped its quotes: each one creates a file.
+const CANARY = "cutover-canary";
+const escaping = fc.constantFrom(
+  `$(touch ${CANARY})`,
+  `\`touch ${CANARY}\``,
+  `'; touch ${CANARY}; '`,
+  `"; touch ${CANARY}; "`,
+  `\n touch ${CANARY}\n`,
+  `'\ntouch ${CANARY}\n'`,
+  `\\'$(touch ${CANARY})`,
+);
+
 const inputs = fc.record({
   host: nasty.map((s) => `${s}${MARK}`),
   dir: nastySegment.map((s) => `${s}${MARK}`),
@@ -100,5 +124,32 @@ describe("every script builder", () => {
       );
     });
   }
-});
 
+  for (const shell of SHELLS) {
+    it(`property: in ${shell}, the assignments run no command and give back every input unchanged`, () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-quoting-"));
+      try {
+        fc.assert(
+          fc.property(inputs, escaping, escaping, ({ host, dir: seg, label, cmd }, e1, e2) => {
+            const given = { host: `${e1}${host}`, dir: `${seg}${e2.replace(/[\n/]/g, "_")}`, label: `${label}${e1}`.replace(/\n/g, " ").slice(-100), cmd: `${cmd}${e2}` };
+            for (const [name, text] of Object.entries(allScripts(given.host, given.dir, given.label, given.cmd))) {
+              const { prefix, names } = assignments(text);
+              const dump = `printf '%s\\0' ${names.map((n) => `"$${n}"`).join(" ")}\n`;
+              const r = spawnSync(shell, ["-c", prefix + dump], { encoding: "utf8", cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir } });
+              expect(r.stderr, name).toBe("");
+              expect(fs.readdirSync(dir), `${name}: an input ran a command`).toEqual([]);
+              const values = r.stdout.split("\0");
+              expect(values, name).toContain(given.host);
+              if (["prepareRelease", "hostCycleHttp", "hostCycleCommand", "runMigration"].includes(name)) expect(values, `${name} lost the command`).toContain(given.cmd);
+              if (names.includes("lock_owner") || names.includes("by")) expect(values, `${name} lost the label`).toContain(given.label);
+              if (names.includes("root")) expect(values, name).toContain(`/srv/${given.dir}`);
+            }
+          }),
+          { numRuns: 25 },
+        );
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});

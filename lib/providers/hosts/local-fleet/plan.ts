@@ -80,6 +80,8 @@ export function validateFleetSpec(s: LocalFleetSpec): void {
     if (!Number.isInteger(port) || port < 1 || port > 65535) fail(arg, port, "use a TCP port between 1 and 65535");
   }
   if (s.sshPort === s.appPort) fail("appPort", s.appPort, "must differ from sshPort");
+  // The load balancer's machine runs its sshd and HAProxy on one address.
+  if (s.sshPort === s.lbPort) fail("lbPort", s.lbPort, "must differ from sshPort (the load balancer listens beside its sshd)");
   if (!/^\/[A-Za-z0-9_./-]*$/.test(s.baseDir) || s.baseDir.split("/").includes("..")) {
     fail("baseDir", s.baseDir, "use an absolute path of letters, digits, _ . / - without ..");
   }
