@@ -246,7 +246,8 @@ describe("faults under load: one consistent release, everyone in rotation, nothi
     await flag("web2", "fail-install-3");
     await configure("3");
     const failed = await upUnderLoad("2 install fails on web2");
-    expect(failed.error).toMatch(/cutover\[web2\] install: .*dependency resolution failed for release 3/);
+    expect(failed.error).toMatch(/install: dependency resolution failed for release 3/);
+    expect(failed.error).toMatch(/cutover\[web2\] install: command exited with status 1/);
     expect(failed.error).toMatch(/cutover: web2: prepare failed: .*\. No host was switched; fix the cause and run `pulumi up` again\./);
     expect(failed.load.failed).toBe(0);
     await consistent(ids["2"]);
