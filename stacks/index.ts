@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Deployment, Host, LoadBalancerMembership, LocalFleet, LocalFleetHostSpec, buildArtifact, haproxyMembership } from "../lib";
 import { InventorySpec, parseInventory, publishInventory } from "../lib/providers/hosts/inventory";
+import { Ec2Fleet, Ec2FleetArgs } from "../lib/providers/hosts/ec2";
 import { AppConfig, artifactDir, deployerName, resolveSource } from "./app-config";
 import { readSecretsSettings, requireSecretsProtection } from "../lib/engine/passphrase-policy";
 
@@ -102,12 +103,39 @@ async function sshTarget(): Promise<Target> {
   };
 }
 
+// prod: EC2 hosts behind an ALB target group, reached through a bastion (`cutover:aws`, the
+// deploy key in the secret `cutover:sshPrivateKey`, the app's environment in the secret
+// `cutover:appEnvironment`).
+function awsTarget(): Target {
+  const region = new pulumi.Config("aws").require("region");
+  const spec = config.requireObject<Omit<Ec2FleetArgs, "region" | "privateKey" | "app"> & { app: Omit<Ec2FleetArgs["app"], "environment"> }>("aws");
+  const environment = config.getSecret("appEnvironment");
+  const fleet = new Ec2Fleet(pulumi.getStack(), {
+    ...spec,
+    region,
+    privateKey: config.requireSecret("sshPrivateKey"),
+    app: { ...spec.app, ...(environment ? { environment } : {}) },
+  });
+  return {
+    hosts: fleet.hosts,
+    loadBalancer: fleet.loadBalancer,
+    outputs: {
+      lbUrl: fleet.lbUrl,
+      gateway: pulumi.interpolate`${fleet.bastion.ssh.address}:22`,
+      hosts: fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root })),
+      targetGroupArn: fleet.targetGroupArn,
+    },
+  };
+}
+
 const target: Promise<Target> =
   provider === "local"
     ? Promise.resolve(localTarget())
     : provider === "ssh"
       ? sshTarget()
-      : Promise.reject(
+      : provider === "aws"
+        ? Promise.resolve(awsTarget())
+        : Promise.reject(
           new Error(
             `cutover:provider "${provider}" is not known: use "local" (the embedded fleet), "ssh" (existing servers, cutover:inventory) or "aws" (cutover:aws)`,
           ),
