@@ -42,6 +42,14 @@ describe("inventory of existing servers", () => {
     expect(inv.loadBalancer).toMatchObject({ adminSocket: "/run/haproxy/admin.sock", backend: "web", role: "web", host: { name: "lb" } });
   });
 
+  it("HAProxy may run on one of the hosts, named", async () => {
+    const inv = parseInventory({ ...spec, loadBalancer: { haproxy: { host: "worker1", adminSocket: "/run/haproxy/admin.sock", backend: "web" } } }, "PRIVATE");
+    expect(inv.loadBalancer!.host).toBe(inv.hosts[2]);
+    expect(() => parseInventory({ ...spec, loadBalancer: { haproxy: { host: "lb9", adminSocket: "/run/haproxy/admin.sock", backend: "web" } } }, "k")).toThrow(
+      /^inventory\.loadBalancer\.haproxy\.host "lb9" is invalid: name one of the hosts \(web1, web2, worker1\), or give HAProxy's own address and hostKey instead/,
+    );
+  });
+
   it("keeps the private key a secret", async () => {
     const inv = parseInventory(spec, "PRIVATE");
     expect(await pulumi.output(inv.hosts[0].ssh.privateKey).isSecret).toBe(true);

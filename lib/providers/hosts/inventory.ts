@@ -61,7 +61,9 @@ export interface InventorySpec {
   hosts: InventoryHostSpec[];
   /** An existing HAProxy whose backend servers are named after the hosts. */
   loadBalancer?: {
-    haproxy: InventoryEndpointSpec & {
+    /** Its own endpoint (address, hostKey, …), or `host`: the name of one of `hosts` it runs on. */
+    haproxy: Partial<InventoryEndpointSpec> & {
+      host?: string;
       /** Host name in messages (default "lb"). */
       name?: string;
       adminSocket: string;
@@ -171,10 +173,19 @@ export function parseInventory(spec: InventorySpec, privateKey: pulumi.Input<str
     if (!hosts.some((h) => h.roles.includes(role))) {
       throw new CutoverInputError(`${where}.role`, role, `no host has this role (roles: ${[...new Set(hosts.flatMap((h) => h.roles))].join(", ")}); fix the role or the hosts`);
     }
-    const name = validateHostName(lb.name ?? "lb", `${where}.name`);
     const adminSocket = validateAbsolutePath(lb.adminSocket, `${where}.adminSocket`);
+    let host: Host;
+    if (lb.host !== undefined) {
+      const on = hosts.find((h) => h.name === lb.host);
+      if (!on) throw new CutoverInputError(`${where}.host`, lb.host, `name one of the hosts (${hosts.map((h) => h.name).join(", ")}), or give HAProxy's own address and hostKey instead`);
+      host = on;
+    } else {
+      const name = validateHostName(lb.name ?? "lb", `${where}.name`);
+      const address = validateAddress(lb.address, `${where}.address`);
+      host = { name, roles: [], ssh: ssh({ ...lb, address, hostKey: lb.hostKey! }, where), root: "/nonexistent", restartCommand: "true", app: { address, port: 1 }, ready: [] };
+    }
     loadBalancer = {
-      host: { name, roles: [], ssh: ssh(lb, where), root: "/nonexistent", restartCommand: "true", app: { address: lb.address, port: 1 }, ready: [] },
+      host,
       adminSocket,
       backend,
       role,
