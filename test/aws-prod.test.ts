@@ -87,6 +87,13 @@ describe("prod on AWS (mocks)", () => {
       "prod-web2-id",
       "prod-web3-id",
     ]);
+    const count = (t: string) => byType(t).length;
+    console.log(
+      `[aws-prod] preview with mocks: ${registered.length} resources; instances ${instances.join(", ")}; ` +
+        `ALB ${count("aws:lb/loadBalancer:LoadBalancer")}, listener ${count("aws:lb/listener:Listener")}, target group ${count("aws:lb/targetGroup:TargetGroup")}, ` +
+        `attachments ${count("aws:lb/targetGroupAttachment:TargetGroupAttachment")}, security groups ${count("aws:ec2/securityGroup:SecurityGroup")}; ` +
+        `cycles ${byType("cutover:deploy:HostCycle").map((r) => r.name).join(", ")}`,
+    );
     expect(byType("cutover:deploy:HostCycle").map((r) => r.name)).toEqual(["app-batch1-web1", "app-batch2-web2", "app-batch3-web3", "app-batch4-worker1"]);
   });
 

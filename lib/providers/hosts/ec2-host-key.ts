@@ -6,6 +6,8 @@
  * instance's network. This script, run on the deploying machine by a local command, polls it
  * (bounded) and prints the ed25519 key, which becomes the host's pinned `hostKey`.
  * It needs the AWS CLI on the deploying machine, with the same credentials as Pulumi.
+ * cloud-init prints the keys in its final stage after `runcmd` (keys-to-console follows
+ * scripts-user), so once the key is there the users, deploy root and unit exist too.
  */
 import { sh, script, raw } from "../../scripts/quote";
 
