@@ -1,9 +1,20 @@
 // The one entry program for every Cutover stack; the only place that reads pulumi.Config.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { Deployment, Host, LoadBalancerMembership, LocalFleet, LocalFleetHostSpec, buildArtifact, haproxyMembership } from "../lib";
-import { InventorySpec, parseInventory, publishInventory } from "../lib/providers/hosts/inventory";
-import { Ec2Fleet, Ec2FleetArgs } from "../lib/providers/hosts/ec2";
+import {
+  Deployment,
+  Ec2Fleet,
+  Ec2FleetArgs,
+  Host,
+  InventorySpec,
+  LoadBalancerMembership,
+  LocalFleet,
+  LocalFleetHostSpec,
+  buildArtifact,
+  haproxyMembership,
+  parseInventory,
+  publishInventory,
+} from "../lib";
 import { AppConfig, artifactDir, deployerName, resolveSource } from "./app-config";
 import { readSecretsSettings, requireSecretsProtection } from "../lib/engine/passphrase-policy";
 
