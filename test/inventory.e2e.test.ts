@@ -99,6 +99,21 @@ describe("an app stack deploying to a fleet stack's servers over SSH (StackRefer
     expect(Object.keys(again.summary.resourceChanges ?? {})).toEqual(["same"]);
   }, 600_000);
 
+  it("takes the same servers from inline config, the key from a secret config value", async () => {
+    const out = await fleet.outputs();
+    const inline = await stackOf("invinline", { "cutover:provider": "ssh", "cutover:inventory": out.inventory.value });
+    try {
+      await inline.setConfig("cutover:sshPrivateKey", { value: out.deployKey.value as string, secret: true });
+      fs.writeFileSync(path.join(appDir, "VERSION"), "1\n");
+      await inline.setConfig("cutover:app", { value: JSON.stringify({ source: appDir, version: "1", deployer: "inventory-test" }) });
+      const preview = await inline.preview({ diff: true });
+      for (const [i, h] of hosts.entries()) expect(preview.stdout).toContain(`"batch ${i + 1}/3 (hidden from the load balancer): ${h}"`);
+      expect(preview.stdout).not.toContain("PRIVATE KEY");
+    } finally {
+      await inline.workspace.removeStack("invinline", { force: true }).catch(() => undefined);
+    }
+  }, 120_000);
+
   it("refuses a fleet stack that publishes no inventory, saying what to do", async () => {
     const other = await stackOf("invnone", { "cutover:provider": "ssh", "cutover:inventory": { fromStack: `organization/cutover/${appStack}` } });
     try {
