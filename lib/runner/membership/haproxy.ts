@@ -1,5 +1,5 @@
 // HAProxy membership: over its runtime API on the LB host, through the pooled SSH connection.
-// Hide = drain, wait for no sessions, maint; unhide = ready, wait for the checks to say UP.
+// Hide = maint, wait for the sessions in flight to end; unhide = ready, wait for UP.
 import type { Membership } from ".";
 import { HaproxyContext, HostContext } from "../context";
 import { SshPool } from "../ssh-pool";
