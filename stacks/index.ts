@@ -1,7 +1,20 @@
 // The one entry program for every Cutover stack; the only place that reads pulumi.Config.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { Deployment, Host, LocalFleet, LocalFleetHostSpec, buildArtifact, haproxyMembership } from "../lib";
+import {
+  Deployment,
+  Ec2Fleet,
+  Ec2FleetArgs,
+  Host,
+  InventorySpec,
+  LoadBalancerMembership,
+  LocalFleet,
+  LocalFleetHostSpec,
+  buildArtifact,
+  haproxyMembership,
+  parseInventory,
+  publishInventory,
+} from "../lib";
 import { AppConfig, artifactDir, deployerName, resolveSource } from "./app-config";
 import { readSecretsSettings, requireSecretsProtection } from "../lib/engine/passphrase-policy";
 
@@ -34,56 +47,142 @@ function localFleet() {
   });
 }
 
-if (provider !== "local") {
-  throw new Error(
-    `cutover:provider "${provider}" is not available yet: only "local" (the embedded fleet) is implemented; ` +
-      "set `pulumi config set cutover:provider local` or use the dev stack",
-  );
+/** Where a stack deploys: its hosts, the balancer in front of them, and outputs describing them. */
+interface Target {
+  hosts: Host[];
+  loadBalancer?: LoadBalancerMembership;
+  outputs: Record<string, unknown>;
 }
-const fleet = localFleet();
+
+// dev: the embedded local fleet. It also publishes its `inventory` (and `deployKey`, a secret)
+// so that a separate app stack can deploy to it with `cutover:provider: ssh` (fleet stack and
+// app stack apart, as teams split them).
+function localTarget(): Target {
+  const fleet = localFleet();
+  // How to reach the fleet by hand (or from tests): pinned host keys, and the deploy key as a
+  // secret (`pulumi stack output --show-secrets deployKey`).
+  const endpoint = (h: Host) => ({ address: h.ssh.address, port: h.ssh.port, hostKey: h.ssh.hostKey });
+  return {
+    hosts: fleet.hosts,
+    loadBalancer: haproxyMembership({
+      host: fleet.loadBalancer.host,
+      adminSocket: fleet.loadBalancer.adminSocket,
+      backend: fleet.loadBalancer.backend,
+      role: fleet.loadBalancer.backend,
+    }),
+    outputs: {
+      lbUrl: fleet.loadBalancer.url,
+      gateway: `${fleet.gateway.ssh.address}:${fleet.gateway.ssh.port}`,
+      hosts: fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root })),
+      reachable: fleet.reachable,
+      ssh: {
+        user: fleet.gateway.ssh.user,
+        gateway: endpoint(fleet.gateway),
+        hosts: Object.fromEntries([...fleet.hosts, fleet.loadBalancer.host].map((h) => [h.name, endpoint(h)])),
+      },
+      deployKey: pulumi.secret(fleet.gateway.ssh.privateKey),
+      inventory: publishInventory({ hosts: fleet.hosts, gateways: { gateway: fleet.gateway }, loadBalancer: fleet.loadBalancer }),
+    },
+  };
+}
+
+// Existing servers: the inventory in `cutover:inventory`, with the deploy key in the secret
+// `cutover:sshPrivateKey` — or `cutover:inventory: { fromStack: <org/project/stack> }`: the
+// `inventory` and `deployKey` outputs of that stack, read through a StackReference.
+async function sshTarget(): Promise<Target> {
+  const spec = config.requireObject<InventorySpec & { fromStack?: string }>("inventory");
+  let inventory: InventorySpec = spec;
+  let privateKey: pulumi.Output<string>;
+  if (spec.fromStack) {
+    const ref = new pulumi.StackReference("fleet", { name: spec.fromStack });
+    const published = await ref.getOutputDetails("inventory");
+    inventory = (published.value ?? published.secretValue) as InventorySpec;
+    if (!inventory) throw new Error(`stack ${spec.fromStack} has no output "inventory": run \`pulumi up\` on it first (a fleet stack publishes it)`);
+    privateKey = pulumi.secret(ref.requireOutput("deployKey") as pulumi.Output<string>);
+  } else {
+    privateKey = config.requireSecret("sshPrivateKey");
+  }
+  const parsed = parseInventory(inventory, privateKey, "cutover:inventory");
+  const lb = parsed.loadBalancer;
+  return {
+    hosts: parsed.hosts,
+    loadBalancer: lb && haproxyMembership({ host: lb.host, adminSocket: lb.adminSocket, backend: lb.backend, role: lb.role }),
+    outputs: {
+      lbUrl: lb?.url,
+      hosts: parsed.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root })),
+    },
+  };
+}
+
+// prod: EC2 hosts behind an ALB target group, reached through a bastion (`cutover:aws`, the
+// deploy key in the secret `cutover:sshPrivateKey`, the app's environment in the secret
+// `cutover:appEnvironment`).
+function awsTarget(): Target {
+  const region = new pulumi.Config("aws").require("region");
+  const spec = config.requireObject<Omit<Ec2FleetArgs, "region" | "privateKey" | "app"> & { app: Omit<Ec2FleetArgs["app"], "environment"> }>("aws");
+  const environment = config.getSecret("appEnvironment");
+  const fleet = new Ec2Fleet(pulumi.getStack(), {
+    ...spec,
+    region,
+    privateKey: config.requireSecret("sshPrivateKey"),
+    app: { ...spec.app, ...(environment ? { environment } : {}) },
+  });
+  return {
+    hosts: fleet.hosts,
+    loadBalancer: fleet.loadBalancer,
+    outputs: {
+      lbUrl: fleet.lbUrl,
+      gateway: pulumi.interpolate`${fleet.bastion.ssh.address}:22`,
+      hosts: fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root })),
+      targetGroupArn: fleet.targetGroupArn,
+    },
+  };
+}
+
+const target: Promise<Target> =
+  provider === "local"
+    ? Promise.resolve(localTarget())
+    : provider === "ssh"
+      ? sshTarget()
+      : provider === "aws"
+        ? Promise.resolve(awsTarget())
+        : Promise.reject(
+          new Error(
+            `cutover:provider "${provider}" is not known: use "local" (the embedded fleet), "ssh" (existing servers, cutover:inventory) or "aws" (cutover:aws)`,
+          ),
+        );
 
 const app = config.getObject<AppConfig>("app");
-const deployment = app
-  ? new Deployment("app", {
-      hosts: fleet.hosts,
-      ...(app.release
-        ? { releaseId: app.release }
-        : { artifact: buildArtifact({ sourceDir: resolveSource(app), versionLabel: app.version, outDir: artifactDir() }) }),
-      redeploy: app.redeploy,
-      prepare: app.prepare,
-      migration: app.migration,
-      keepReleases: app.keepReleases,
-      deployer: deployerName(app),
-      stack: pulumi.getStack(),
-      loadBalancer:
-        app.rollout?.hideFromLoadBalancer === false
-          ? undefined
-          : haproxyMembership({
-              host: fleet.loadBalancer.host,
-              adminSocket: fleet.loadBalancer.adminSocket,
-              backend: fleet.loadBalancer.backend,
-              role: fleet.loadBalancer.backend,
-            }),
-      batchSize: app.rollout?.batchSize,
-      smoke: app.rollout?.smoke ?? { path: "/healthz" },
-      checks: app.rollout?.checks,
-      restoreCycled: app.rollout?.restoreCycled,
-    })
-  : undefined;
+const deployment = target.then((fleet) =>
+  app
+    ? new Deployment("app", {
+        hosts: fleet.hosts,
+        ...(app.release
+          ? { releaseId: app.release }
+          : { artifact: buildArtifact({ sourceDir: resolveSource(app), versionLabel: app.version, outDir: artifactDir() }) }),
+        redeploy: app.redeploy,
+        prepare: app.prepare,
+        migration: app.migration,
+        keepReleases: app.keepReleases,
+        deployer: deployerName(app),
+        stack: pulumi.getStack(),
+        loadBalancer: app.rollout?.hideFromLoadBalancer === false ? undefined : fleet.loadBalancer,
+        batchSize: app.rollout?.batchSize,
+        smoke: app.rollout?.smoke ?? { path: "/healthz" },
+        checks: app.rollout?.checks,
+        restoreCycled: app.rollout?.restoreCycled,
+      })
+    : undefined,
+);
 
-export const releaseId = deployment?.releaseId;
-export const rolloutPlan = deployment?.rolloutPlan;
-export const lbUrl = fleet.loadBalancer.url;
-export const gateway = `${fleet.gateway.ssh.address}:${fleet.gateway.ssh.port}`;
-export const hosts = fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root }));
-export const reachable = fleet.reachable;
+const output = (name: string) => target.then((t) => t.outputs[name]);
+export const releaseId = deployment.then((d) => d?.releaseId);
+export const rolloutPlan = deployment.then((d) => d?.rolloutPlan);
+export const lbUrl = output("lbUrl");
+export const gateway = output("gateway");
+export const hosts = output("hosts");
+export const reachable = output("reachable");
 export const sampleApp = path.resolve(__dirname, "..", "..", "stacks", "sample-app");
-// How to reach the fleet by hand (or from tests): pinned host keys, and the deploy key as a
-// secret (`pulumi stack output --show-secrets deployKey`).
-const endpoint = (h: Host) => ({ address: h.ssh.address, port: h.ssh.port, hostKey: h.ssh.hostKey });
-export const ssh = {
-  user: fleet.gateway.ssh.user,
-  gateway: endpoint(fleet.gateway),
-  hosts: Object.fromEntries([...fleet.hosts, fleet.loadBalancer.host].map((h) => [h.name, endpoint(h)])),
-};
-export const deployKey = pulumi.secret(fleet.gateway.ssh.privateKey);
+export const ssh = output("ssh");
+export const deployKey = output("deployKey");
+export const inventory = output("inventory");

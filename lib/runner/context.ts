@@ -40,7 +40,23 @@ export interface HaproxyContext {
   upSeconds: number;
 }
 
-export type LoadBalancerContext = HaproxyContext;
+/** An AWS (ALB/NLB) target group, driven with the AWS SDK from the deploying machine. */
+export interface AwsTargetGroupContext {
+  kind: "aws-target-group";
+  role: string;
+  region: string;
+  targetGroupArn: string;
+  /** Each fronted host's target: instance id (or IP) and port, by host name. */
+  targets: Record<string, { id: string; port: number }>;
+  /** Longest wait for deregistration (draining) to finish; keep it above the group's deregistration delay. */
+  drainSeconds: number;
+  /** Longest wait for a registered target to turn healthy. */
+  upSeconds: number;
+  /** Seconds between DescribeTargetHealth calls (default 2). */
+  pollSeconds?: number;
+}
+
+export type LoadBalancerContext = HaproxyContext | AwsTargetGroupContext;
 
 /** How a role proves a switched host works: an HTTP check on the host, a command, or nothing. */
 export type RoleCheck =

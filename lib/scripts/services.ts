@@ -16,6 +16,7 @@ import {
   validateInteger,
   validateNonRootUser,
   validateServiceName,
+  validateUnixUser,
 } from "../plan";
 
 export interface ServiceManager {
@@ -216,4 +217,45 @@ export function systemdService(unit: SystemdUnit, unitDir = "/etc/systemd/system
     restartCommand: () => systemdRestartCommand(unit.name),
     statusCommand: () => `systemctl is-active ${quote(service)}`,
   };
+}
+
+// ─── systemd for a non-root deploy account ──────────────────────────────────────────────
+// The deploy account (Cutover's SSH user) is not root: it restarts the app through sudo, and
+// the rule Cutover renders allows exactly that one command, nothing else.
+
+const SYSTEMCTL = "/usr/bin/systemctl";
+
+/** The restart a non-root deploy account runs; matches renderSudoRule word for word. */
+export function systemdSudoRestartCommand(name: string): string {
+  return `sudo -n ${SYSTEMCTL} restart ${quote(`${validateServiceName(name, "name")}.service`)}`;
+}
+
+/** /etc/sudoers.d/<file>: `user` may restart (and query) the unit, as root, without a password. */
+export function renderSudoRule(a: { user: string; service: string }): string {
+  const user = validateNonRootUser(a.user, "user");
+  const unit = `${validateServiceName(a.service, "service")}.service`;
+  return [
+    `# Rendered by Cutover: ${user} may restart ${unit} and nothing else.`,
+    `${user} ALL=(root) NOPASSWD: ${SYSTEMCTL} restart ${unit}, ${SYSTEMCTL} is-active ${unit}`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * Writes a secret file (the app's EnvironmentFile) from stdin: created 0600 under umask 077
+ * before a byte is written, owned by `owner`, renamed into place. The content never appears
+ * in a command line, so neither `ps` nor a log shows it.
+ */
+export function writeSecretFileScript(path: string, owner = "root"): string {
+  const file = validateConfigPath(path, "path");
+  const tmp = `${file}.tmp`;
+  return [
+    "set -eu",
+    "umask 077",
+    `cat > ${quote(tmp)}`,
+    `chown ${quote(validateUnixUser(owner, "owner"))}: ${quote(tmp)}`,
+    `chmod 0600 ${quote(tmp)}`,
+    `mv -f ${quote(tmp)} ${quote(file)}`,
+    "",
+  ].join("\n");
 }
