@@ -63,7 +63,9 @@ export function historyRows(updates: UpdateSummary[], outputsByStart: Map<number
         rollback: typeof app.release === "string",
       };
     })
-    .sort((a, b) => b.version - a.version || b.started.getTime() - a.started.getTime());
+    .sort((a, b) => b.version - a.version || b.started.getTime() - a.started.getTime())
+    // File backends number no update (version 0): number them oldest first, as the service does.
+    .map((r, i, all) => (r.version ? r : { ...r, version: all.length - i }));
 }
 
 /** Distinct releases of successful updates, newest first (the first is the current one). */

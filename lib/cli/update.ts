@@ -162,7 +162,8 @@ export async function runUpdate(ref: StackRef, o: UpdateOptions): Promise<Update
   });
   const announce = () => (announced ??= o.notifier.send(notice({ event: o.kind === "rollback" ? "rollback" : "start" })));
 
-  print(`${o.kind === "rollback" ? "rolling back" : "deploying"} ${o.label} to ${ref.project}/${ref.name}${o.message ? ` — ${o.message}` : ""}`);
+  const target = `${ref.project}/${ref.name}`;
+  print(`${o.kind === "rollback" ? `rolling ${target} back to ${o.label}` : `deploying ${o.label} to ${target}`}${o.message ? ` — ${o.message}` : ""}`);
   const progress = followRollout(
     ref.key,
     (line) => print(`  ${line}`),
@@ -230,6 +231,9 @@ export async function runUpdate(ref: StackRef, o: UpdateOptions): Promise<Update
     return { ok: true, release };
   }
   const failure = explainFailure(records, events, error.message, ref.key.split("/").pop());
+  // The runner speaks to `pulumi up` users; here the retry is this command.
+  const retry = o.kind === "rollback" ? `cutover rollback ${ref.flags} --to ${release || o.label}` : `cutover deploy ${ref.flags}`;
+  failure.reason = failure.reason.replace(/`pulumi up`/g, `\`${retry}\``);
   print(`FAILED: ${o.kind} of ${release || o.label} to ${ref.project}/${ref.name} after ${seconds} s`);
   if (failure.host) print(`  at host ${failure.host}, step ${failure.step ?? "?"}`);
   print(`  ${failure.reason}`);
