@@ -62,7 +62,7 @@ export function webhookNotifier(url: string | undefined, warn: (line: string) =>
         if (!res.ok) warn(`cutover: warning: the ${n.event} notification was refused by the webhook: HTTP ${res.status}`);
       } catch (e) {
         const err = e as Error & { cause?: { code?: string } };
-        const why = err.name === "TimeoutError" ? `no answer within ${timeoutMs / 1000} s` : (err.cause?.code ?? err.name);
+        const why = (err.name === "TimeoutError" ? `no answer within ${timeoutMs / 1000} s` : (err.cause?.code ?? err.message)).split(url).join("<webhook>");
         warn(`cutover: warning: the ${n.event} notification was not delivered (${why}); check cutover:notify.webhook`);
       }
     },
