@@ -243,7 +243,9 @@ export function renderReport(input: ReportInput, generated = new Date()): string
     ["first host hidden after", s.secondsBeforeFirstHide !== undefined ? `${s.secondsBeforeFirstHide.toFixed(1)} s` : "-"],
     ["SSH handshakes / remote commands", `${s.sshHandshakes} / ${s.remoteCommands}`],
   ];
-  if (summary?.resourceChanges) totals.push(["Pulumi resources", Object.entries(summary.resourceChanges).map(([k, v]) => `${v} ${k}`).join(", ")]);
+  if (summary?.resourceChanges) {
+    totals.push(["Pulumi update", `${summary.durationSeconds ?? "?"} s; resources ${Object.entries(summary.resourceChanges).map(([k, v]) => `${v} ${k}`).join(", ")}`]);
+  }
   const legend = (Object.keys(COLORS) as SegmentKind[])
     .map((k) => `<span class="key"><i style="background:${COLORS[k]}"></i>${esc(LABELS[k])}</span>`)
     .join("");
