@@ -241,7 +241,8 @@ export function renderReport(input: ReportInput, generated = new Date()): string
     ["batches", String(tl.batches.length)],
     ["out of rotation per host", outs.length ? `${Math.min(...outs).toFixed(1)}–${Math.max(...outs).toFixed(1)} s (total ${outs.reduce((a, b) => a + b, 0).toFixed(1)} s)` : "-"],
     ["first host hidden after", s.secondsBeforeFirstHide !== undefined ? `${s.secondsBeforeFirstHide.toFixed(1)} s` : "-"],
-    ["SSH handshakes / remote commands / uploads", `${s.sshHandshakes} / ${s.remoteCommands} / ${s.uploads} (${(s.uploadedBytes / 1024).toFixed(0)} KiB)`],
+    ["SSH handshakes / remote commands", `${s.sshHandshakes} / ${s.remoteCommands}`],
+    ...(s.uploads ? [["uploads", `${s.uploads} (${(s.uploadedBytes / 1024).toFixed(0)} KiB)`] as [string, string]] : []),
   ];
   if (summary?.resourceChanges) {
     totals.push(["Pulumi update", `${summary.durationSeconds ?? "?"} s; resources ${Object.entries(summary.resourceChanges).map(([k, v]) => `${v} ${k}`).join(", ")}`]);
