@@ -189,7 +189,7 @@ describe("the cutover command", () => {
     const unlock = await cli("unlock");
     expect(unlock.code, unlock.stdout + unlock.stderr).toBe(0);
     expect(unlock.stdout).toMatch(/removed:\n {2}stack lock \S+\.json \(taken by \S+, pid \d+, .*that process is gone\)/);
-    expect(unlock.stdout).toMatch(/pending operation: (creating|updating) app-web[1-4]-(prepare|cycle) \(command:local:Command\)/);
+    expect(unlock.stdout).toMatch(/pending operation: (creating|updating) app-(batch[12]-)?web[1-4]-(prepare|cycle) \(command:local:Command\)/);
     console.log(`[cli] unlock after a killed deploy:\n${unlock.stdout}`);
     const again = await cli("deploy");
     expect(again.code, again.stdout + again.stderr).toBe(0);

@@ -15,6 +15,8 @@ describe("explaining a failed update", () => {
     expect(f).toMatchObject({ kind: "step", host: "web1", step: "cycle" });
     expect(f.reason).toMatch(/^cutover: web1 \(batch 1\) did not switch to 2-bbbbbbbbbbbb: smoke test: HTTP 500/);
     expect(nextSteps(f, "--stack st").join("\n")).toContain("`cutover deploy --stack st` again");
+    const batched = cycleUrn.replace("::app-web1-cycle", "::app-batch2-web4-cycle");
+    expect(explainFailure([{ t: 1, type: "failed", urn: batched }], [], "")).toMatchObject({ host: "web4", step: "cycle" });
   });
 
   it("names the migration host from the runner's events", () => {

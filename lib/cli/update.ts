@@ -72,7 +72,9 @@ export function explainFailure(records: EngineRecord[], events: DeployEvent[], e
   const name = failedUrn?.split("::").pop() ?? "";
   let host: string | undefined;
   let step: string | undefined;
-  const m = name.match(new RegExp(`^${deployment}-(.+)-(prepare|cycle)$`));
+  // Step names: <deployment>-<host>-prepare, <deployment>-batch<N>-<host>-cycle (or, before
+  // batches were named, <deployment>-<host>-cycle), <deployment>-migrate.
+  const m = name.match(new RegExp(`^${deployment}-(?:batch\\d+-)?(.+)-(prepare|cycle)$`));
   if (m) [, host, step] = m;
   else if (name === `${deployment}-migrate`) {
     step = "migrate";
