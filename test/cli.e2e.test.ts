@@ -204,7 +204,10 @@ describe("the cutover command", () => {
     const r = await cli("report", "--out", file);
     expect(r.code, r.stderr).toBe(0);
     const html = fs.readFileSync(file, "utf8");
+    // The deploy after the kill only cycled the hosts the killed one had not finished; every
+    // host still has its row, and the ones it switched have bars.
     for (const h of hosts) expect(html).toMatch(new RegExp(`>${h}</text>`));
+    expect(html.match(/<rect class="seg switch"/g)?.length).toBeGreaterThanOrEqual(1);
     expect(html).toContain(`release ${ids["5"]}`);
     expect(html).toMatch(/class="batch"/);
     expect(html).not.toMatch(/<script|src=/);

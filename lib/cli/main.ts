@@ -365,7 +365,9 @@ const commands: Record<string, Command> = {
       const start = events.find((e) => e.kind === "deploy")!.t;
       // The engine's record belongs to this deploy only if `cutover deploy` ran it.
       const engine = readEngineRecords(ref.key).filter((r) => r.t >= start - 120_000);
-      const html = renderReport({ project: ref.project, stack: ref.name, events, engine: engine.some((r) => r.t >= start) ? engine : [] });
+      const outputs = await ref.stack.outputs().catch(() => ({}) as Record<string, { value: unknown }>);
+      const stackHosts = Array.isArray(outputs.hosts?.value) ? (outputs.hosts.value as Array<{ name: string }>).map((h) => h.name) : undefined;
+      const html = renderReport({ project: ref.project, stack: ref.name, events, engine: engine.some((r) => r.t >= start) ? engine : [], hosts: stackHosts });
       const out = path.resolve(str(p, "out") ?? `cutover-report-${ref.name}.html`);
       fs.writeFileSync(out, html);
       const hosts = new Set(events.flatMap((e) => (e.kind === "phase" ? [e.host] : []))).size;

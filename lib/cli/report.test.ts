@@ -50,6 +50,10 @@ describe("the deploy timeline report", () => {
     expect(tl.rows[3].segments.map((s) => s.kind)).toEqual(["prepare"]);
     expect(tl.batches).toEqual([{ index: 1, at: 3100 }, { index: 2, at: 6000 }]);
     expect(tl.result).toBe("failed");
+    // A host the deploy never touched (already done by an earlier attempt) keeps its row.
+    const withIdle = timeline({ project: "p", stack: "s", events, engine: [], hosts: ["web1", "web2", "web3", "web4", "web5"] });
+    expect(withIdle.rows.map((r) => r.host)).toEqual(["web1", "web2", "web3", "web4", "web5"]);
+    expect(withIdle.rows[4].segments).toEqual([]);
   });
 
   it("renders self-contained HTML: the SVG rows, batch lines, the failure marked, the totals", () => {

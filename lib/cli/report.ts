@@ -11,6 +11,8 @@ export interface ReportInput {
   stack: string;
   events: DeployEvent[];
   engine: EngineRecord[];
+  /** Every host of the stack: hosts this deploy did not touch still get their (empty) row. */
+  hosts?: string[];
 }
 
 export type SegmentKind = "prepare" | "migrate" | "hidden" | "switch" | "returning" | "restored";
@@ -117,6 +119,7 @@ export function timeline(input: ReportInput): Timeline {
     close(r, "hidden", o.hide, end);
     close(r, "switch", o.switch, end);
   }
+  for (const h of input.hosts ?? []) if (!rows.has(h)) rows.set(h, { host: h, segments: [] });
   const s = summarize(input.events);
   for (const r of rows.values()) r.outOfRotation = s.outOfRotationSeconds[r.host];
   const batchStart = new Map<number, number>();
@@ -212,7 +215,7 @@ export function renderSvg(tl: Timeline): string {
         `<g class="failure" stroke="#b42318" stroke-width="3"><line x1="${px - 6}" y1="${c - 6}" x2="${px + 6}" y2="${c + 6}"/><line x1="${px - 6}" y1="${c + 6}" x2="${px + 6}" y2="${c - 6}"/><title>${esc(`${r.host} failed: ${r.failed.why}`)}</title></g>`,
       );
     }
-    const right = failed ? "FAILED" : r.outOfRotation !== undefined ? `${r.outOfRotation.toFixed(1)} s out` : r.unchangedAt !== undefined ? "unchanged" : "";
+    const right = failed ? "FAILED" : r.outOfRotation !== undefined ? `${r.outOfRotation.toFixed(1)} s out` : r.unchangedAt !== undefined ? "unchanged" : r.segments.length ? "" : "not touched";
     parts.push(`<text x="${labelW + plotW + 10}" y="${y + 19}" fill="${failed ? "#b42318" : "#444"}">${right}</text>`);
   });
   for (const b of tl.batches) {
