@@ -10,7 +10,8 @@ import { FleetAccess, backendStatus, fleetAccess, fleetProcesses, sshLogins } fr
 import { sh } from "../lib/scripts/quote";
 
 const stackName = "fleettest";
-const baseDir = "/var/lib/cutover/test-fleets";
+// Its own base dir: destroy removes it when empty, whatever other test fleets are left.
+const baseDir = "/var/lib/cutover/test-fleet-e2e";
 const fleetDir = `${baseDir}/${stackName}`;
 const subnet = "127.78.0";
 const webHosts = ["web1", "web2", "web3"];
