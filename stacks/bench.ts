@@ -1,9 +1,10 @@
-// `npm run bench [-- --sizes 2,4,8,16 --repeats 2]`: deploys of the sample app (1 s boot)
+// `npm run bench [-- --sizes 2,4,8,16 --repeats 2 --fresh]`: deploys of the sample app (1 s boot)
 // under the same wrk load, on fleets of 2, 4, 8 and 16 web hosts (127.75.<size>.x, removed
 // afterwards), at batch 1 and 25%, plus a rollback by id, an unchanged `up` and a preview per
 // size, each repeated; and the in-place baseline (restart without hiding) that shows what
-// hiding saves. Writes bench/results/latest.json (every run) and, through bench-report.ts,
-// the README's table and bench/results/deploy-time.svg.
+// hiding saves. Writes bench/results/latest.json (every run, plus the earlier runs of sizes not
+// measured this time unless --fresh) and, through bench-report.ts, the README's table and
+// bench/results/deploy-time.svg.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -86,9 +87,17 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
   }
 }
 
+/** Runs of the sizes not measured this time, from the last results: `--sizes 16` adds a size. */
+function keptRuns(out: string): BenchRun[] {
+  if (process.argv.includes("--fresh") || !fs.existsSync(out)) return [];
+  const kept = (JSON.parse(fs.readFileSync(out, "utf8")) as BenchRun[]).filter((r) => !sizes.includes(r.hosts));
+  if (kept.length) say(`keeping ${kept.length} earlier run(s) of other sizes from ${out} (--fresh drops them)`);
+  return kept;
+}
+
 async function main(): Promise<void> {
-  const runs: BenchRun[] = [];
   const out = path.join(projectDir, "bench", "results", "latest.json");
+  const runs: BenchRun[] = keptRuns(out);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   for (const size of sizes) {
     await benchSize(size, runs);
