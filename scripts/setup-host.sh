@@ -6,7 +6,7 @@
 # Usage: bash scripts/setup-host.sh [the command being prepared for, e.g. "npm run demo"]
 set -euo pipefail
 for_command="${1:-}"
-packages=(openssh-server openssh-client haproxy supervisor socat curl wrk tar gzip util-linux)
+packages=(openssh-server openssh-client haproxy supervisor socat curl wrk tar gzip util-linux procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,6 +8,7 @@ import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
 import { FleetAccess, backendStatus, fleetAccess, fleetProcesses, sshLogins } from "./support/fleet";
 import { sh } from "../lib/scripts/quote";
+import { FLEET_REGISTRY } from "../lib/scripts/fleet/machine";
 
 const stackName = "fleettest";
 // Its own base dir: destroy removes it when empty, whatever other test fleets are left.
@@ -28,6 +29,17 @@ const config = {
 };
 
 const sshAccepted = (host: string) => sshLogins(fleetDir, host);
+/** The `getent` line of a user or group, "" when there is none. */
+function getent(db: string, name: string): string {
+  try {
+    return execFileSync("getent", [db, name]).toString().trim();
+  } catch {
+    return "";
+  }
+}
+// With no other fleet on the machine, the app user's group is planted alone, as an interrupted
+// removal (userdel refused while sessions ran) used to leave it: creating the fleet must cope.
+const plantedGroup = !fs.existsSync(FLEET_REGISTRY) && getent("passwd", "cutover-app") === "" && getent("group", "cutover-app") === "";
 
 async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, seconds: number): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
@@ -40,6 +52,19 @@ async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (v: T) => b
   return last;
 }
 
+/** Pids of `sleep 300` processes running as `uid`. */
+function sleepsOf(uid: string): number[] {
+  return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+    try {
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+      const owner = fs.readFileSync(`/proc/${p}/status`, "utf8").match(/^Uid:\s+(\d+)/m)?.[1];
+      return cmd === "sleep 300" && owner === uid ? [Number(p)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 describe("the local fleet (dev stack) on the real engine", () => {
   let underTest: StackUnderTest;
   let stack: Stack;
@@ -48,6 +73,7 @@ describe("the local fleet (dev stack) on the real engine", () => {
 
   beforeAll(async () => {
     requireEngine();
+    if (plantedGroup) execFileSync("groupadd", ["--system", "cutover-app"]);
     underTest = await stackUnderTest(stackName, config);
     stack = underTest.stack;
     const up = await stack.up();
@@ -155,10 +181,24 @@ describe("the local fleet (dev stack) on the real engine", () => {
   }, 300_000);
 
   it("destroy leaves no process and no file of the fleet behind", async () => {
+    // A session still open as the deploy user, as a deploy's pooled connection would be.
+    const uid = getent("passwd", "cutover").split(":")[2];
+    const held = fleet.run("web1", "exec sleep 300").catch(() => undefined);
+    await waitFor("the held session's process", async () => sleepsOf(uid), (pids) => pids.length > 0, 30);
     const down = await stack.destroy();
     expect(down.summary.result).toBe("succeeded");
     expect(fleetProcesses(fleetDir)).toEqual([]);
     expect(fs.existsSync(fleetDir)).toBe(false);
     expect(fs.existsSync(baseDir)).toBe(false);
+    // The last fleet on the machine takes its users and their groups with it, even with
+    // sessions still open as the deploy user (the leftover group the setup planted is gone too).
+    if (!fs.existsSync(FLEET_REGISTRY)) {
+      for (const db of ["passwd", "group"]) for (const name of ["cutover", "cutover-app"]) expect(getent(db, name), `${db} ${name}`).toBe("");
+      expect(sleepsOf(uid)).toEqual([]);
+    } else {
+      // Other fleets keep the users; the session is ended here so the test does not wait on it.
+      for (const pid of sleepsOf(uid)) process.kill(pid, "SIGKILL");
+    }
+    await held;
   }, 180_000);
 });

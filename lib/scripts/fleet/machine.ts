@@ -20,14 +20,27 @@ const registryEntry = (fleetDir: string) => `${FLEET_REGISTRY}/${fleetDir.replac
 /** The deploy user's home: a real directory, so sessions start somewhere sane. */
 const homeOf = (user: string) => `/var/lib/cutover/home/${user}`;
 
+/**
+ * Creates a system user when it is missing, in its own group; a same-named group left without
+ * its user (an interrupted removal) is taken over instead of failing useradd.
+ */
+function addSystemUser(user: string, options: string[]): string[] {
+  return [
+    sh`if ! id -u ${user} >/dev/null 2>&1; then`,
+    sh`  if getent group ${user} >/dev/null; then useradd --system --gid ${user} ${options} ${user}; else useradd --system --user-group ${options} ${user}; fi`,
+    sh`  touch ${usersMarker}`,
+    "fi",
+  ];
+}
+
 export function createFleetBase(a: UsersArgs): string {
   return script([
     sh`install -d -m 0755 ${a.baseDir} ${a.fleetDir} ${FLEET_REGISTRY}`,
     sh`touch ${registryEntry(a.fleetDir)}`,
     // sshd's privilege separation directory; on a booted Debian it is made by the ssh service.
     "install -d -m 0755 /run/sshd",
-    sh`if ! id -u ${a.appUser} >/dev/null 2>&1; then useradd --system --user-group --home-dir /nonexistent --shell /usr/sbin/nologin ${a.appUser}; touch ${usersMarker}; fi`,
-    sh`if ! id -u ${a.deployUser} >/dev/null 2>&1; then useradd --system --user-group --groups ${a.appUser} --home-dir ${homeOf(a.deployUser)} --shell /bin/bash ${a.deployUser}; touch ${usersMarker}; fi`,
+    ...addSystemUser(a.appUser, ["--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"]),
+    ...addSystemUser(a.deployUser, ["--groups", a.appUser, "--home-dir", homeOf(a.deployUser), "--shell", "/bin/bash"]),
     sh`install -d -m 0750 -o ${a.deployUser} -g ${a.deployUser} ${homeOf(a.deployUser)}`,
     // A locked password ("!") makes sshd refuse even key logins when PAM is off; "*" is
     // "no password" without locking the account.
@@ -42,7 +55,13 @@ export function removeFleetBase(a: UsersArgs): string {
     sh`rmdir ${a.baseDir} 2>/dev/null || true`,
     // Users are shared by every fleet on the machine: remove them with the last one only.
     sh`if [ -z "$(ls -A ${FLEET_REGISTRY} | grep -vxF .users-created-by-cutover)" ]; then`,
-    sh`  if [ -e ${usersMarker} ]; then userdel ${a.deployUser} 2>/dev/null || true; userdel ${a.appUser} 2>/dev/null || true; fi`,
+    // Sessions still open as these users (a deploy's pooled SSH connections outlive the fleet's
+    // sshd listeners) would make userdel refuse, and leave the groups behind: end them first.
+    sh`  if [ -e ${usersMarker} ]; then`,
+    sh`    pkill -KILL -u ${a.deployUser} 2>/dev/null || true; pkill -KILL -u ${a.appUser} 2>/dev/null || true`,
+    sh`    userdel ${a.deployUser} 2>/dev/null || true; userdel ${a.appUser} 2>/dev/null || true`,
+    sh`    for g in ${a.deployUser} ${a.appUser}; do if getent group "$g" >/dev/null; then groupdel "$g" 2>/dev/null || true; fi; done`,
+    "  fi",
     sh`  rm -rf ${FLEET_REGISTRY} ${homeOf(a.deployUser)}; rmdir /var/lib/cutover/home /var/lib/cutover 2>/dev/null || true`,
     "fi",
   ]);
