@@ -21,6 +21,8 @@ export interface BenchRun {
   releaseId?: string;
   error?: string;
   loadAverage?: string;
+  /** The load when not the default (wrk 2 threads × 16 connections, unpaced). */
+  load?: string;
   date: string;
 }
 
@@ -35,6 +37,7 @@ const spread = (xs: number[]) => (xs.length > 1 ? `${f1(Math.min(...xs))}–${f1
 
 interface Group {
   tool: string;
+  load?: string;
   kind: string;
   hosts: number;
   batch: string;
@@ -44,8 +47,8 @@ interface Group {
 function groups(runs: BenchRun[]): Group[] {
   const by = new Map<string, Group>();
   for (const r of runs) {
-    const k = `${r.tool}|${r.kind}|${r.hosts}|${r.batch}`;
-    if (!by.has(k)) by.set(k, { tool: r.tool, kind: r.kind, hosts: r.hosts, batch: r.batch, runs: [] });
+    const k = `${r.tool}|${r.load ?? ""}|${r.kind}|${r.hosts}|${r.batch}`;
+    if (!by.has(k)) by.set(k, { tool: r.tool, load: r.load, kind: r.kind, hosts: r.hosts, batch: r.batch, runs: [] });
     by.get(k)!.runs.push(r);
   }
   return [...by.values()];
@@ -63,7 +66,7 @@ export function table(runs: BenchRun[]): string {
     const failed = g.runs.map((r) => r.failed).filter((x): x is number => x !== undefined);
     const requests = g.runs.map((r) => r.requests ?? 0).reduce((a, b) => a + b, 0);
     return (
-      `| ${g.tool} | ${g.kind} | ${g.hosts} | ${g.batch} | ${g.runs.length} | ${f1(median(wall))} (${spread(wall)}) | ` +
+      `| ${g.tool}${g.load ? ` (${g.load})` : ""} | ${g.kind} | ${g.hosts} | ${g.batch} | ${g.runs.length} | ${f1(median(wall))} (${spread(wall)}) | ` +
       `${first.length ? f1(median(first)) : "–"} | ${out.length ? `${f1(median(out))} (${spread(out)})` : "–"} | ` +
       `${requests || "–"} | ${failed.length ? failed.reduce((a, b) => a + b, 0) : "–"} | ${n((r) => r.remoteCommands)} | ${n((r) => r.sshHandshakes)} | ` +
       `${[...new Set(g.runs.map((r) => r.loadAverage))].join(", ")} |`
@@ -80,7 +83,7 @@ export function svg(runs: BenchRun[]): string {
   const series = ["1", "25%"].map((batch) => ({
     batch,
     points: groups(runs)
-      .filter((g) => g.tool === "cutover" && g.kind === "deploy" && g.batch === batch)
+      .filter((g) => g.tool === "cutover" && g.load === undefined && g.kind === "deploy" && g.batch === batch)
       .map((g) => ({ hosts: g.hosts, wall: g.runs.map((r) => r.deployWallSeconds) }))
       .sort((a, b) => a.hosts - b.hosts),
   }));

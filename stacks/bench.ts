@@ -1,4 +1,4 @@
-// `npm run bench [-- --sizes 2,4,8,16 --repeats 2 --fresh]`: deploys of the sample app (1 s boot)
+// `npm run bench [-- --sizes 2,4,8,16 --repeats 2 --pause-ms N --fresh]`: deploys of the sample app (1 s boot)
 // under the same wrk load, on fleets of 2, 4, 8 and 16 web hosts (127.75.<size>.x, removed
 // afterwards), at batch 1 and 25%, plus a rollback by id, an unchanged `up` and a preview per
 // size, each repeated; and the in-place baseline (restart without hiding) that shows what
@@ -21,6 +21,9 @@ const arg = (name: string, fallback: string) => {
 };
 const sizes = arg("sizes", "2,4,8,16").split(",").map(Number);
 const repeats = Number(arg("repeats", "2"));
+// --pause-ms N: each wrk connection waits N ms between requests (a paced load); default none.
+const pauseMs = Number(arg("pause-ms", "0"));
+const loadLabel = pauseMs > 0 ? `wrk 2×16, ${pauseMs} ms pause per request` : undefined;
 const load = () => `${os.loadavg()[0].toFixed(1)}`;
 
 async function timed<T>(f: () => Promise<T>): Promise<{ value: T; seconds: number }> {
@@ -38,7 +41,8 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
     appEnvironment: { START_DELAY_MS: "1000" },
   });
   const key = `cutover/${name}/app`;
-  const base = { hosts: size, date: new Date().toISOString() };
+  const base = { hosts: size, date: new Date().toISOString(), load: loadLabel };
+  const loadOptions = { pauseMs };
   try {
     say(`${size} hosts: provisioning the fleet and deploying v1 …`);
     await setRelease(stack, "1");
@@ -47,7 +51,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
     for (let r = 0; r < repeats; r++) {
       for (const batch of [1, "25%"] as const) {
         version += 1;
-        const m = await deployUnderLoad(stack, lbUrl, String(version), { batchSize: batch }, () => undefined);
+        const m = await deployUnderLoad(stack, lbUrl, String(version), { batchSize: batch }, () => undefined, undefined, loadOptions);
         runs.push({ ...base, tool: "cutover", kind: "deploy", batch: String(batch), ...m, loadAverage: load() });
         say(`${size} hosts, batch ${batch}: deploy ${m.deployWallSeconds} s, ${m.failed} failed of ${m.requests}, out of rotation ${Object.values(m.outOfRotationSeconds).map((x) => x.toFixed(1)).join("/")} s`);
       }
@@ -55,7 +59,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
       const previous = String(version - 1);
       const id = runs.filter((x) => x.hosts === size && x.kind === "deploy").at(-2)?.releaseId;
       if (id) {
-        const m = await deployUnderLoad(stack, lbUrl, previous, { batchSize: 1 }, () => undefined, id);
+        const m = await deployUnderLoad(stack, lbUrl, previous, { batchSize: 1 }, () => undefined, id, loadOptions);
         runs.push({ ...base, tool: "cutover", kind: "rollback", batch: "1", ...m, loadAverage: load() });
         say(`${size} hosts: rollback to ${id} ${m.deployWallSeconds} s, ${m.uploads} uploads, ${m.failed} failed`);
         // And forward again, so the next round starts from the latest release.
@@ -76,7 +80,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
         ["in-place restart of all hosts at once (Fabric-style)", { batchSize: "100%", hideFromLoadBalancer: false }],
       ] as const) {
         version += 1;
-        const m = await deployUnderLoad(stack, lbUrl, String(version), rollout, () => undefined);
+        const m = await deployUnderLoad(stack, lbUrl, String(version), rollout, () => undefined, undefined, loadOptions);
         runs.push({ ...base, tool, kind: "deploy", batch: String(rollout.batchSize), ...m, loadAverage: load() });
         say(`${size} hosts, ${tool}: ${m.failed} failed of ${m.requests}`);
       }
@@ -87,11 +91,11 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
   }
 }
 
-/** Runs of the sizes not measured this time, from the last results: `--sizes 16` adds a size. */
+/** Runs of other sizes or loads than this time's, from the last results: `--sizes 16` adds a size. */
 function keptRuns(out: string): BenchRun[] {
   if (process.argv.includes("--fresh") || !fs.existsSync(out)) return [];
-  const kept = (JSON.parse(fs.readFileSync(out, "utf8")) as BenchRun[]).filter((r) => !sizes.includes(r.hosts));
-  if (kept.length) say(`keeping ${kept.length} earlier run(s) of other sizes from ${out} (--fresh drops them)`);
+  const kept = (JSON.parse(fs.readFileSync(out, "utf8")) as BenchRun[]).filter((r) => !(sizes.includes(r.hosts) && r.load === loadLabel));
+  if (kept.length) say(`keeping ${kept.length} earlier run(s) of other sizes or loads from ${out} (--fresh drops them)`);
   return kept;
 }
 

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { projectDir } from "./app-config";
-import { startLoad } from "./load";
+import { LoadOptions, startLoad } from "./load";
 import { followRollout } from "./progress";
 
 export interface FleetSpec {
@@ -71,11 +71,12 @@ export async function deployUnderLoad(
   rollout: Record<string, unknown>,
   print: (line: string) => void,
   release?: string,
+  loadOptions: LoadOptions = {},
 ): Promise<DeployMeasure> {
   await setRelease(stack, version, rollout, release);
   const project = (await stack.workspace.projectSettings()).name;
   const progress = followRollout(`${project}/${stack.name}/app`, print);
-  const load = startLoad(lbUrl, { maxSeconds: 600 });
+  const load = startLoad(lbUrl, { maxSeconds: 600, ...loadOptions });
   await new Promise((r) => setTimeout(r, 1000));
   const started = Date.now();
   let releaseId = "";

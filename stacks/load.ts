@@ -2,6 +2,9 @@
 // package): started before the deploy, stopped with SIGINT right after it (wrk then prints
 // its totals), and never longer than `maxSeconds` whatever happens. Loopback targets only.
 import { spawn, ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 
 export interface LoadResult {
   requests: number;
@@ -30,10 +33,26 @@ export function parseWrk(out: string): LoadResult {
   return { requests, failed: non2xx + socketErrors, non2xx, socketErrors, seconds, raw: out };
 }
 
-export function startLoad(url: string, opts: { connections?: number; threads?: number; maxSeconds?: number } = {}): RunningLoad {
+export interface LoadOptions {
+  connections?: number;
+  threads?: number;
+  maxSeconds?: number;
+  /**
+   * Milliseconds each connection waits before its next request (wrk's Lua `delay()`): a paced
+   * load that leaves the CPU to the hosts, instead of one that takes every cycle it can get.
+   */
+  pauseMs?: number;
+}
+
+export function startLoad(url: string, opts: LoadOptions = {}): RunningLoad {
   const host = new URL(url).hostname;
   if (!/^127\.\d+\.\d+\.\d+$/.test(host)) throw new Error(`load target ${url} is not a loopback address: only 127.0.0.0/8 is allowed`);
-  const args = [`-t${opts.threads ?? 2}`, `-c${opts.connections ?? 16}`, `-d${opts.maxSeconds ?? 300}s`, "--timeout", "5s", url];
+  const pause = opts.pauseMs ?? 0;
+  if (!Number.isInteger(pause) || pause < 0 || pause > 10_000) throw new Error(`pauseMs ${pause} is invalid: give whole milliseconds from 0 to 10000`);
+  const luaDir = pause > 0 ? fs.mkdtempSync(path.join(os.tmpdir(), "cutover-load-")) : undefined;
+  const pacing = luaDir ? path.join(luaDir, "pace.lua") : undefined;
+  if (pacing) fs.writeFileSync(pacing, `function delay()\n  return ${pause}\nend\n`);
+  const args = [`-t${opts.threads ?? 2}`, `-c${opts.connections ?? 16}`, `-d${opts.maxSeconds ?? 300}s`, "--timeout", "5s", ...(pacing ? ["-s", pacing] : []), url];
   const child: ChildProcess = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
@@ -41,7 +60,7 @@ export function startLoad(url: string, opts: { connections?: number; threads?: n
   const exited = new Promise<void>((resolve, reject) => {
     child.on("error", (e) => reject(new Error(`cannot run wrk (install Debian's wrk package): ${e.message}`)));
     child.on("close", () => resolve());
-  });
+  }).finally(() => luaDir && fs.rmSync(luaDir, { recursive: true, force: true }));
   return {
     async stop() {
       if (child.exitCode === null) child.kill("SIGINT");
