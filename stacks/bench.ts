@@ -2,8 +2,8 @@
 // under the same wrk load, on fleets of 2, 4, 8 and 16 web hosts (127.75.<size>.x, removed
 // afterwards), at batch 1 and 25%, plus a rollback by id, an unchanged `up` and a preview per
 // size, each repeated; and the in-place baseline (restart without hiding) that shows what
-// hiding saves. Writes bench/results/latest.json (every run, plus the earlier runs of sizes not
-// measured this time unless --fresh) and, through bench-report.ts, the README's table and
+// hiding saves. Writes bench/results/latest.json (every run, plus the earlier runs of other
+// sizes or loads unless --fresh) and, through bench-report.ts, the README's table and
 // bench/results/deploy-time.svg.
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -57,7 +57,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
       }
       // Back to the release before the last one, by id: only swaps.
       const previous = String(version - 1);
-      const id = runs.filter((x) => x.hosts === size && x.kind === "deploy").at(-2)?.releaseId;
+      const id = runs.filter((x) => x.hosts === size && x.load === loadLabel && x.kind === "deploy").at(-2)?.releaseId;
       if (id) {
         const m = await deployUnderLoad(stack, lbUrl, previous, { batchSize: 1 }, () => undefined, id, loadOptions);
         runs.push({ ...base, tool: "cutover", kind: "rollback", batch: "1", ...m, loadAverage: load() });
