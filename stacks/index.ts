@@ -1,20 +1,16 @@
 // The one entry program for every Cutover stack; the only place that reads pulumi.Config.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  Deployment,
-  Ec2Fleet,
-  Ec2FleetArgs,
-  Host,
-  InventorySpec,
-  LoadBalancerMembership,
-  LocalFleet,
-  LocalFleetHostSpec,
-  buildArtifact,
-  haproxyMembership,
-  parseInventory,
-  publishInventory,
-} from "../lib";
+// From their modules, not the library's index: the index also loads @pulumi/aws (EC2), which
+// takes about half a second of every `up` and `preview`, and only prod needs it (awsTarget).
+import { Host } from "../lib/components/host";
+import { Deployment } from "../lib/components/deployment";
+import { LoadBalancerMembership } from "../lib/components/load-balancer";
+import { haproxyMembership } from "../lib/providers/lb/haproxy";
+import { InventorySpec, parseInventory, publishInventory } from "../lib/providers/hosts/inventory";
+import { LocalFleet, LocalFleetHostSpec } from "../lib/providers/hosts/local-fleet";
+import { buildArtifact } from "../lib/artifact";
+import type { Ec2FleetArgs } from "../lib/providers/hosts/ec2";
 import { AppConfig, artifactDir, deployerName, resolveSource } from "./app-config";
 import { readSecretsSettings, requireSecretsProtection } from "../lib/engine/passphrase-policy";
 
@@ -121,6 +117,8 @@ function awsTarget(): Target {
   const region = new pulumi.Config("aws").require("region");
   const spec = config.requireObject<Omit<Ec2FleetArgs, "region" | "privateKey" | "app"> & { app: Omit<Ec2FleetArgs["app"], "environment"> }>("aws");
   const environment = config.getSecret("appEnvironment");
+  // Loaded only here (see the imports above).
+  const { Ec2Fleet } = require("../lib/providers/hosts/ec2") as typeof import("../lib/providers/hosts/ec2");
   const fleet = new Ec2Fleet(pulumi.getStack(), {
     ...spec,
     region,
