@@ -12,6 +12,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { projectDir } from "./app-config";
 import { deployUnderLoad, fleetStack, setRelease } from "./driver";
 import { BenchRun, writeReport } from "./bench-report";
+import { validatePauseMs } from "./load";
 import { latestDeployEvents, summarize } from "../lib/runner/events";
 
 const say = (line: string) => console.log(`[bench] ${line}`);
@@ -22,7 +23,8 @@ const arg = (name: string, fallback: string) => {
 const sizes = arg("sizes", "2,4,8,16").split(",").map(Number);
 const repeats = Number(arg("repeats", "2"));
 // --pause-ms N: each wrk connection waits N ms between requests (a paced load); default none.
-const pauseMs = Number(arg("pause-ms", "0"));
+// Checked here, before any fleet is provisioned.
+const pauseMs = validatePauseMs(Number(arg("pause-ms", "0")), "--pause-ms");
 const loadLabel = pauseMs > 0 ? `wrk 2×16, ${pauseMs} ms pause per request` : undefined;
 const load = () => `${os.loadavg()[0].toFixed(1)}`;
 

@@ -44,11 +44,16 @@ export interface LoadOptions {
   pauseMs?: number;
 }
 
+/** The pause between a connection's requests; throws naming the value when it is not usable. */
+export function validatePauseMs(pause: number, argument = "pauseMs"): number {
+  if (!Number.isInteger(pause) || pause < 0 || pause > 10_000) throw new Error(`${argument} ${pause} is invalid: give whole milliseconds from 0 to 10000`);
+  return pause;
+}
+
 export function startLoad(url: string, opts: LoadOptions = {}): RunningLoad {
   const host = new URL(url).hostname;
   if (!/^127\.\d+\.\d+\.\d+$/.test(host)) throw new Error(`load target ${url} is not a loopback address: only 127.0.0.0/8 is allowed`);
-  const pause = opts.pauseMs ?? 0;
-  if (!Number.isInteger(pause) || pause < 0 || pause > 10_000) throw new Error(`pauseMs ${pause} is invalid: give whole milliseconds from 0 to 10000`);
+  const pause = validatePauseMs(opts.pauseMs ?? 0);
   const luaDir = pause > 0 ? fs.mkdtempSync(path.join(os.tmpdir(), "cutover-load-")) : undefined;
   const pacing = luaDir ? path.join(luaDir, "pace.lua") : undefined;
   if (pacing) fs.writeFileSync(pacing, `function delay()\n  return ${pause}\nend\n`);
