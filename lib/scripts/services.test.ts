@@ -14,7 +14,7 @@ import {
   type SupervisorProgram,
   type SystemdUnit,
 } from "./services";
-import { fakeRelease, hasCommand, rid, run, sandbox, type Sandbox } from "./testing/sandbox";
+import { fakeRelease, hasCommand, rid, run, sandbox, supervisordConfigLines, type Sandbox } from "./testing/sandbox";
 import { nasty } from "./testing/arbitraries";
 
 const program: SupervisorProgram = {
@@ -179,16 +179,7 @@ describe.skipIf(!hasCommand("supervisord") || !hasCommand("supervisorctl"))("sup
     fs.writeFileSync(
       conf,
       [
-        "[unix_http_server]",
-        `file=${box.dir}/supervisor.sock`,
-        "[supervisord]",
-        `pidfile=${box.dir}/supervisord.pid`,
-        `logfile=${box.dir}/supervisord.log`,
-        `directory=${box.dir}`,
-        "[rpcinterface:supervisor]",
-        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
-        "[supervisorctl]",
-        `serverurl=unix://${box.dir}/supervisor.sock`,
+        ...supervisordConfigLines(box.dir),
         "[include]",
         `files=${box.dir}/programs/*.conf`,
         "",

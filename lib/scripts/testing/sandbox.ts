@@ -126,3 +126,19 @@ export const rid = (n: number) => `v${n}-${n.toString(16).padStart(12, "0")}`;
 export function hasCommand(name: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${name}`]).status === 0;
 }
+
+/** The main config of a private supervisord in `dir` (socket `dir`/supervisor.sock), without programs. */
+export function supervisordConfigLines(dir: string): string[] {
+  return [
+    "[unix_http_server]",
+    `file=${dir}/supervisor.sock`,
+    "[supervisord]",
+    `pidfile=${dir}/supervisord.pid`,
+    `logfile=${dir}/supervisord.log`,
+    `directory=${dir}`,
+    "[rpcinterface:supervisor]",
+    "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+    "[supervisorctl]",
+    `serverurl=unix://${dir}/supervisor.sock`,
+  ];
+}

@@ -11,6 +11,7 @@ import { gatewayAuthorizedKey, renderSshdConfig } from "../../../scripts/fleet/s
 import { renderSupervisordConfig } from "../../../scripts/fleet/supervisord";
 import { renderHaproxyConfig } from "../../../scripts/fleet/haproxy-config";
 import { renderAppProgram } from "../../../scripts/fleet/program";
+import { supervisordRpcRestartCommand } from "../../../scripts/supervisord-rpc";
 import { LocalMachine } from "./machine";
 import { FleetPlan, LocalFleetHostSpec, MachinePlan, planFleet } from "./plan";
 
@@ -213,7 +214,9 @@ export class LocalFleet extends pulumi.ComponentResource {
         },
         machineOpts,
       );
-      return hostOf(m, machine, sh`/usr/bin/supervisorctl -c ${conf} restart ${args.service.name}`);
+      // Over supervisord's socket rather than supervisorctl: no Python start per restart,
+      // which is on every host's time out of rotation (supervisord-rpc.ts).
+      return hostOf(m, machine, supervisordRpcRestartCommand(socket, args.service.name));
     });
 
     // The load balancer: sshd + HAProxy fronting the lb role's hosts, health-checked.
