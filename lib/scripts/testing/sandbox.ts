@@ -136,6 +136,8 @@ export function supervisordConfigLines(dir: string): string[] {
     `pidfile=${dir}/supervisord.pid`,
     `logfile=${dir}/supervisord.log`,
     `directory=${dir}`,
+    // Programs without their own log files get them here, not in /tmp.
+    `childlogdir=${dir}`,
     "[rpcinterface:supervisor]",
     "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
     "[supervisorctl]",
