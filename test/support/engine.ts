@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
@@ -66,6 +66,11 @@ export interface StackUnderTest {
   stack: Stack;
   /** The temp project (its dir and the env a `pulumi` CLI run there needs). */
   project: TempProject;
+  /**
+   * `pulumi up --yes --skip-preview` by the CLI, as a user runs it: no `stack output` and
+   * `stack history` runs afterwards as the Automation API's `stack.up()` makes (~2 s each up).
+   */
+  cliUp(): Promise<{ ok: boolean; output: string }>;
   /** Destroys whatever the tests left, removes the stack and its temp files; never throws. */
   teardown(): Promise<void>;
 }
@@ -77,6 +82,19 @@ export async function stackUnderTest(stackName: string, config: Record<string, u
   return {
     stack,
     project,
+    cliUp: () =>
+      new Promise((resolve, reject) => {
+        const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", stackName, "--non-interactive", "--color", "never"], {
+          cwd: project.dir,
+          env: { ...process.env, ...project.envVars },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let output = "";
+        child.stdout.on("data", (d) => (output += d));
+        child.stderr.on("data", (d) => (output += d));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ ok: code === 0, output }));
+      }),
     async teardown() {
       await stack.destroy().catch(() => undefined);
       await stack.workspace.removeStack(stackName, { force: true }).catch(() => undefined);
