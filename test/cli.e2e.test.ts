@@ -166,6 +166,10 @@ describe("the cutover command", () => {
 
   it("refuses to unlock while a deploy runs; after the deploy is killed, unlock clears it and a deploy converges", async () => {
     setVersion("5");
+    // Release 5 boots in 4 s (the fleet's apps in 0.5 s), so each batch stays hidden for seconds:
+    // long enough for the unlock below to see the update running and for the kill to land
+    // mid-rollout, however fast the rest of the deploy is.
+    fs.writeFileSync(path.join(appDir, "START_DELAY_MS"), "4000\n");
     const child = spawn(process.execPath, [main, "deploy", "--release", "5", "--stack", stackName, "--cwd", stack.workspace.workDir], { env: env(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stderr!.on("data", (d) => (out += d));
@@ -197,6 +201,7 @@ describe("the cutover command", () => {
     expect(ids["5"]).toMatch(/^5-/);
     await everyHostOn(ids["5"]);
     expect((await cli("unlock")).stdout).toContain("nothing to remove");
+    fs.rmSync(path.join(appDir, "START_DELAY_MS"));
   }, 600_000);
 
   it("writes a self-contained HTML timeline of the last deploy: one row per host", async () => {

@@ -195,6 +195,16 @@ describe("sample app server.js", () => {
     expect(await within(WAIT_MS, "exit during start delay", exited)).toBe(0);
   });
 
+  it("takes the longer of START_DELAY_MS in the environment and a START_DELAY_MS file in the release", async () => {
+    const { dir } = release("r5");
+    fs.writeFileSync(path.join(dir, "START_DELAY_MS"), "700\n");
+    const t0 = Date.now();
+    const app = await start(dir, { START_DELAY_MS: "100" });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+    app.child.kill("SIGTERM");
+    await within(WAIT_MS, "exit", app.exited);
+  });
+
   it("refuses a PORT that is not a number", async () => {
     const child = spawn(process.execPath, ["server.js"], { cwd: release("r4").dir, env: { ...process.env, PORT: "http" }, stdio: "pipe" });
     children.push(child);

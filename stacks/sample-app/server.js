@@ -10,7 +10,6 @@ const path = require("node:path");
 
 const HOST = process.env.HOST || "127.0.0.1";
 const PORT = Number(process.env.PORT || 8080);
-const START_DELAY_MS = Number(process.env.START_DELAY_MS || 0);
 // Past this a stop stops being graceful: supervisors kill us anyway, better to say so first.
 const FORCE_EXIT_MS = 10_000;
 const MAX_SLOW_MS = 60_000;
@@ -23,14 +22,21 @@ if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) {
 // cwd is the release dir (Cutover starts us in `<root>/current`, resolved), so reading it once
 // at start-up pins the id of the code that is actually running, even after `current` moves.
 const appDir = process.cwd();
-const release = readRevision(appDir);
+const release = readRevision();
+// The boot time to model: START_DELAY_MS from the environment, or from a START_DELAY_MS file in
+// the release (a release that boots slower than the last), whichever is longer.
+const START_DELAY_MS = Math.max(Number(process.env.START_DELAY_MS || 0), Number(readFile("START_DELAY_MS") || 0));
 
-function readRevision(dir) {
+function readFile(name) {
   try {
-    return fs.readFileSync(path.join(dir, "REVISION"), "utf8").trim() || "unknown";
+    return fs.readFileSync(path.join(appDir, name), "utf8").trim();
   } catch {
-    return "unknown";
+    return "";
   }
+}
+
+function readRevision() {
+  return readFile("REVISION") || "unknown";
 }
 
 function log(message) {
