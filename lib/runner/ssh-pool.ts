@@ -117,9 +117,11 @@ export class SshPool {
     const client = await this.client(e);
     this.observer.command(describe(e));
     return new Promise((resolve, reject) =>
-      client.exec(sh`sh -c ${script}`, (err, channel) =>
-        err ? reject(new Error(`${describe(e)}: cannot start a command: ${err.message}`)) : resolve(channel),
-      ),
+      client.exec(sh`sh -c ${script}`, (err, channel) => {
+        if (err) return reject(new Error(`${describe(e)}: cannot start a command: ${err.message}`));
+        watchExit(channel);
+        resolve(channel);
+      }),
     );
   }
 
@@ -151,12 +153,32 @@ export class SshPool {
   }
 }
 
+/**
+ * The exit status, recorded from inside the exec callback. ssh2 emits "exit" as a plain event
+ * while it parses the server's packets, and a command that ends at once (a migration that
+ * already ran) has its exit status in the same read as the exec's success: by the time the
+ * caller's `await` resumes and collect() listens, the event is gone, and the step failed with
+ * "the connection closed before the command finished". Output is not lost that way (the
+ * channel's streams buffer it until read).
+ */
+const exits = new WeakMap<ClientChannel, { code: number | null; signal?: string }>();
+
+export function watchExit(channel: ClientChannel): void {
+  channel.once("exit", (code: number | null, signal?: string) => exits.set(channel, { code, signal }));
+}
+
 /** Collects a channel's output until it closes; the exit code (255 if the channel died). */
 export function collect(channel: ClientChannel, onOutput?: (stream: "stdout" | "stderr", text: string) => void): Promise<RunResult> {
   let stdout = "";
   let stderr = "";
   let code: number | undefined;
   let abnormal: string | undefined;
+  const onExit = (c: number | null, signal?: string) => {
+    code = c ?? 255;
+    if (c === null) abnormal = `killed by signal ${signal ?? "?"}`;
+  };
+  const early = exits.get(channel);
+  if (early) onExit(early.code, early.signal);
   channel.on("data", (d: Buffer) => {
     stdout += d.toString();
     onOutput?.("stdout", d.toString());
@@ -165,10 +187,7 @@ export function collect(channel: ClientChannel, onOutput?: (stream: "stdout" | "
     stderr += d.toString();
     onOutput?.("stderr", d.toString());
   });
-  channel.on("exit", (c: number | null, signal?: string) => {
-    code = c ?? 255;
-    if (c === null) abnormal = `killed by signal ${signal ?? "?"}`;
-  });
+  if (!early) channel.on("exit", onExit);
   return new Promise((resolve) =>
     channel.on("close", () => resolve({ code: code ?? 255, stdout, stderr, abnormal: code === undefined ? "the connection closed before the command finished" : abnormal })),
   );
