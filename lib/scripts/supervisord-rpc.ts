@@ -9,9 +9,13 @@
  * release answered /healthz 1.29–1.32 s after the restart began, against 1.47–1.49 s with
  * supervisorctl, and more under load, where the interpreter competes for the CPU.
  *
- * A program that was not running is started (stopProcess's NOT_RUNNING is not an error); any
- * other fault fails with supervisord's words on stderr, e.g. "supervisord could not start app:
- * ABNORMAL_TERMINATION: app" (or SPAWN_ERROR once supervisord has given up on it).
+ * The faults supervisorctl itself lets pass pass here too: NOT_RUNNING from stopProcess (the
+ * program was not running: it is started) and ALREADY_STARTED from startProcess (supervisord's
+ * own autorestart started it between the two calls — on a fresh host, the program's retries
+ * from before the first release existed — from the `current` just swapped in; the check that
+ * follows the restart decides whether it serves). Any other fault fails with supervisord's words
+ * on stderr, e.g. "supervisord could not start app: ABNORMAL_TERMINATION: app" (or SPAWN_ERROR
+ * once supervisord has given up on it).
  */
 import { quote } from "./quote";
 import { CutoverInputError, validateAbsolutePath, validateServiceName } from "../plan";
@@ -42,7 +46,7 @@ export function supervisordRpcRestartCommand(socket: string, name: string): stri
     "esac",
     `out=$(${rpc("startProcess")}) || { echo ${unreachable} >&2; exit 1; }`,
     "case $out in *'<fault>'*)",
-    `  echo "supervisord could not start ${program}: $(fault_of "$out")" >&2; exit 1 ;;`,
+    `  case $(fault_of "$out") in ALREADY_STARTED*) ;; *) echo "supervisord could not start ${program}: $(fault_of "$out")" >&2; exit 1 ;; esac ;;`,
     "esac",
   ].join("\n");
 }
