@@ -161,24 +161,20 @@ export class SshPool {
  * "the connection closed before the command finished". Output is not lost that way (the
  * channel's streams buffer it until read).
  */
-const exits = new WeakMap<ClientChannel, { code: number | null; signal?: string }>();
+const exits = new WeakMap<ClientChannel, { code: number | null; signal?: string } | undefined>();
 
+/** Records the channel's exit status from now on (once per channel). */
 export function watchExit(channel: ClientChannel): void {
+  if (exits.has(channel)) return;
+  exits.set(channel, undefined);
   channel.once("exit", (code: number | null, signal?: string) => exits.set(channel, { code, signal }));
 }
 
 /** Collects a channel's output until it closes; the exit code (255 if the channel died). */
 export function collect(channel: ClientChannel, onOutput?: (stream: "stdout" | "stderr", text: string) => void): Promise<RunResult> {
+  watchExit(channel);
   let stdout = "";
   let stderr = "";
-  let code: number | undefined;
-  let abnormal: string | undefined;
-  const onExit = (c: number | null, signal?: string) => {
-    code = c ?? 255;
-    if (c === null) abnormal = `killed by signal ${signal ?? "?"}`;
-  };
-  const early = exits.get(channel);
-  if (early) onExit(early.code, early.signal);
   channel.on("data", (d: Buffer) => {
     stdout += d.toString();
     onOutput?.("stdout", d.toString());
@@ -187,8 +183,15 @@ export function collect(channel: ClientChannel, onOutput?: (stream: "stdout" | "
     stderr += d.toString();
     onOutput?.("stderr", d.toString());
   });
-  if (!early) channel.on("exit", onExit);
   return new Promise((resolve) =>
-    channel.on("close", () => resolve({ code: code ?? 255, stdout, stderr, abnormal: code === undefined ? "the connection closed before the command finished" : abnormal })),
+    channel.on("close", () => {
+      const exit = exits.get(channel);
+      const abnormal = !exit
+        ? "the connection closed before the command finished"
+        : exit.code === null
+          ? `killed by signal ${exit.signal ?? "?"}`
+          : undefined;
+      resolve({ code: exit?.code ?? 255, stdout, stderr, abnormal });
+    }),
   );
 }
