@@ -1,11 +1,11 @@
 // Shared by the demo and the benchmark: a stack of this project on its own local fleet,
 // deploys of the sample app by version, and a deploy measured under load.
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { projectDir } from "./app-config";
+import { runProcess } from "../lib/engine/command-provider/run";
 import { LoadOptions, startLoad } from "./load";
 import { followRollout } from "./progress";
 
@@ -70,19 +70,10 @@ export async function setRelease(stack: Stack, version: string, rollout: Record<
  * API's `stack.up()` would add two more CLI runs afterwards (`stack output` and `stack
  * history`, ~1–2.5 s here) that are the caller's bookkeeping, not part of the deploy.
  */
-export function timedPulumi(stack: Stack, args: string[]): Promise<{ seconds: number; ok: boolean; output: string }> {
+export async function timedPulumi(stack: Stack, args: string[]): Promise<{ seconds: number; ok: boolean; output: string }> {
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn("pulumi", [...args, "--stack", stack.name, "--non-interactive", "--color", "never"], {
-      cwd: projectDir,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (d) => (output += d));
-    child.stderr.on("data", (d) => (output += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ seconds: Math.round((Date.now() - started) / 100) / 10, ok: code === 0, output }));
-  });
+  const r = await runProcess("pulumi", [...args, "--stack", stack.name, "--non-interactive", "--color", "never"], { cwd: projectDir });
+  return { seconds: Math.round((Date.now() - started) / 100) / 10, ok: r.code === 0, output: r.stdout + r.stderr };
 }
 
 /** Deploys `version` while wrk loads the load balancer; progress lines go to `print`. */

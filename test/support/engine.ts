@@ -2,8 +2,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { runProcess } from "../../lib/engine/command-provider/run";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
 
@@ -82,19 +83,13 @@ export async function stackUnderTest(stackName: string, config: Record<string, u
   return {
     stack,
     project,
-    cliUp: () =>
-      new Promise((resolve, reject) => {
-        const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", stackName, "--non-interactive", "--color", "never"], {
-          cwd: project.dir,
-          env: { ...process.env, ...project.envVars },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let output = "";
-        child.stdout.on("data", (d) => (output += d));
-        child.stderr.on("data", (d) => (output += d));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ ok: code === 0, output }));
-      }),
+    cliUp: async () => {
+      const r = await runProcess("pulumi", ["up", "--yes", "--skip-preview", "--stack", stackName, "--non-interactive", "--color", "never"], {
+        cwd: project.dir,
+        env: { ...process.env, ...project.envVars },
+      });
+      return { ok: r.code === 0, output: r.stdout + r.stderr };
+    },
     async teardown() {
       await stack.destroy().catch(() => undefined);
       await stack.workspace.removeStack(stackName, { force: true }).catch(() => undefined);
