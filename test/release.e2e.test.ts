@@ -4,10 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Stack, UpResult } from "@pulumi/pulumi/automation";
+import { Stack, UpOptions, UpResult } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
 import { FleetAccess, fleetAccess, sshLogins as loginsOn } from "./support/fleet";
 import { sh } from "../lib/scripts/quote";
+import { latestDeployEvents } from "../lib/runner/events";
 
 const stackName = "releasetest";
 const baseDir = "/var/lib/cutover/test-fleets";
@@ -32,11 +33,11 @@ describe("the release pipeline on the local fleet", () => {
   const ids: Record<string, string> = {};
 
   /** Deploys the sample app with VERSION=<version>; returns the up result. */
-  async function deploy(version: string, prepare: Partial<typeof baseApp.prepare> = {}): Promise<UpResult> {
+  async function deploy(version: string, prepare: Partial<typeof baseApp.prepare> = {}, upOptions: UpOptions = {}): Promise<UpResult> {
     fs.writeFileSync(path.join(appDir, "VERSION"), `${version}\n`);
     const app = { ...baseApp, version, prepare: { ...baseApp.prepare, ...prepare } };
     await stack.setConfig("cutover:app", { value: JSON.stringify(app) });
-    const up = await stack.up();
+    const up = await stack.up(upOptions);
     ids[version] = up.outputs.releaseId.value as string;
     return up;
   }
@@ -111,7 +112,13 @@ describe("the release pipeline on the local fleet", () => {
   }, 300_000);
 
   it("runs each release's migration exactly once, also when a release is deployed again", async () => {
-    await deploy("3");
+    // One step at a time in the engine (--parallel 1): the first prepare step still starts the
+    // prepare of every host, so the uploads never queue behind the engine.
+    await deploy("3", {}, { parallel: 1 });
+    const phases = latestDeployEvents(`cutover/${stackName}/app`).flatMap((e) => (e.kind === "phase" ? [e] : []));
+    const firstPrepared = Math.min(...phases.filter((e) => e.phase === "prepared").map((e) => e.t));
+    const started = phases.filter((e) => e.phase === "prepare" && e.t <= firstPrepared).map((e) => e.host);
+    expect(started.sort()).toEqual([...hosts].sort());
     await deploy("2"); // a rollback: prepared already, migrated already
     for (const host of hosts) expect(await served(host)).toBe(ids["2"]);
     expect(await migrationLog()).toEqual([ids["1"], ids["2"], ids["3"]]);

@@ -24,6 +24,8 @@ const IDLE_MS = Number(process.env.CUTOVER_AGENT_IDLE_MS ?? 60_000);
 
 interface Job {
   listeners: Set<(reply: AgentReply) => void>;
+  /** Every reply so far: a step that joins late (a prefetched prepare) gets them all. */
+  replies: AgentReply[];
   cancelled: boolean;
   done: Promise<void>;
 }
@@ -32,6 +34,10 @@ export class Agent {
   private readonly contexts = new Map<string, DeployContext>();
   private readonly pools = new Map<string, SshPool>();
   private readonly jobs = new Map<string, Job>();
+  /** Prefetched prepares that ended before their host's step asked, by job id, until it does. */
+  private readonly unclaimed = new Map<string, Job>();
+  /** Deploy keys whose prepares were started for every host since their last registration. */
+  private readonly prefetched = new Set<string>();
   private clients = 0;
   private idleTimer?: NodeJS.Timeout;
 
@@ -81,6 +87,9 @@ export class Agent {
       }
       if (req.op === "register") {
         this.contexts.set(req.context.key, req.context);
+        // A new `up`: results of the last one's prefetch are not this one's.
+        this.prefetched.delete(req.context.key);
+        for (const id of this.unclaimed.keys()) if (id.startsWith(`${req.context.key}|`)) this.unclaimed.delete(id);
         const c = req.context;
         appendEvent(c.key, { t: Date.now(), kind: "deploy", key: c.key, release: c.release.id, hosts: c.hosts.length, deployer: c.deployer });
         return send(socket, { type: "done", ok: true });
@@ -91,9 +100,9 @@ export class Agent {
       }
       if (req.op === "run") {
         const job = this.run(req.key, req.job, req.host, req.release);
-        if (!job) return;
         attached.push(job);
         const listener = (reply: AgentReply) => send(socket, reply);
+        job.replies.forEach(listener);
         job.listeners.add(listener);
         socket.on("close", () => job.listeners.delete(listener));
         return;
@@ -101,14 +110,41 @@ export class Agent {
     });
   }
 
-  /** Starts the job, or joins the same job already running (a retried step never runs twice). */
-  private run(key: string, name: JobName, host: string | undefined, release: string): Job | undefined {
-    const id = `${key}|${name}|${host ?? ""}|${release}`;
-    const running = this.jobs.get(id);
-    if (running) return running;
+  /**
+   * Starts the job, or joins the same job already running (a retried step never runs twice) or
+   * a prefetched prepare of this host.
+   *
+   * The first prepare step of a deploy starts the prepare of every host of the deploy at once:
+   * Pulumi runs only `--parallel` steps at a time (8 on 2 cores), and each is a process of its
+   * own, so on 16 hosts the uploads went in two waves behind the engine. The steps that follow
+   * join their host's prepare, running or ended. Only prepare (probe, upload, unpack) is started
+   * early: it switches nothing, and every host must have it before anything switches.
+   */
+  private run(key: string, name: JobName, host: string | undefined, release: string): Job {
+    const id = jobId(key, name, host, release);
+    const joined = this.jobs.get(id) ?? this.claim(id);
+    if (joined) return joined;
     const ctx = this.contexts.get(key);
-    const job: Job = { listeners: new Set(), cancelled: false, done: Promise.resolve() };
-    const emit = (reply: AgentReply) => job.listeners.forEach((l) => l(reply));
+    if (name === "prepare" && ctx && ctx.release.id === release && !this.prefetched.has(key)) {
+      this.prefetched.add(key);
+      for (const other of ctx.hosts) if (other.name !== host) this.start(jobId(key, name, other.name, release), key, name, other.name, release, true);
+    }
+    return this.start(id, key, name, host, release, false);
+  }
+
+  private claim(id: string): Job | undefined {
+    const job = this.unclaimed.get(id);
+    this.unclaimed.delete(id);
+    return job;
+  }
+
+  private start(id: string, key: string, name: JobName, host: string | undefined, release: string, prefetch: boolean): Job {
+    const ctx = this.contexts.get(key);
+    const job: Job = { listeners: new Set(), replies: [], cancelled: false, done: Promise.resolve() };
+    const emit = (reply: AgentReply) => {
+      job.replies.push(reply);
+      job.listeners.forEach((l) => l(reply));
+    };
     const fail = (message: string) => queueMicrotask(() => emit({ type: "done", ok: false, message }));
     if (!ctx) {
       fail(`cutover: deploy ${key} is not registered with the agent (the program registers it at the start of each \`pulumi up\`); run \`pulumi up\` again`);
@@ -146,11 +182,15 @@ export class Agent {
     this.jobs.set(id, job);
     job.done.finally(() => {
       this.jobs.delete(id);
+      // Kept for its host's step, which has not asked yet (it is queued behind the engine).
+      if (prefetch && job.listeners.size === 0) this.unclaimed.set(id, job);
       this.touch();
     });
     return job;
   }
 }
+
+const jobId = (key: string, name: JobName, host: string | undefined, release: string) => `${key}|${name}|${host ?? ""}|${release}`;
 
 /** Runs the agent on `socketPath` until it has been idle for a minute. */
 export function serve(): void {
