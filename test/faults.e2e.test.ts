@@ -283,6 +283,8 @@ describe("faults under load: one consistent release, everyone in rotation, nothi
     const logBefore = fs.statSync(supervisorLog).size;
     const failed = await upUnderLoad("4 crash-looping release on web2");
     expect(failed.error).toMatch(/cutover: web2 \(batch 2\) did not switch to 5-[0-9a-f]{12}: /);
+    // Caught by supervisord's report between the check's polls, not at the check's deadline.
+    expect(failed.error).toMatch(/release 5-[0-9a-f]{12} stopped after its restart \(\d+ attempts\): supervisord reports app (BACKOFF|FATAL|EXITED)/);
     expect(failed.error).toMatch(/web2 is back on its previous release .* and in rotation/);
     expect(failed.error).toMatch(/Switched back too \(restoreCycled\): web1/);
     expect(failed.error).toMatch(/Fix the cause and run `pulumi up` again/);

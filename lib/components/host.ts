@@ -23,6 +23,13 @@ export interface Host {
   root: string;
   /** Shell line that restarts the app through the host's service manager. */
   restartCommand: string;
+  /**
+   * Shell line that fails (saying why on stderr) once the app has died, e.g. crashed at start.
+   * With it, the restart need not wait for the service to count as started: the check after
+   * it polls the app's own readiness and stops at once when this fails. Without it, a release
+   * that never answers fails only at the check's deadline.
+   */
+  aliveCommand?: string;
   /** Where the load balancer (and the smoke test on the host) reaches the app. */
   app: { address: string; port: number };
   /** Resources that must exist before anything runs on the host. */
@@ -46,5 +53,7 @@ export function connectionOf(host: Host): command.types.input.remote.ConnectionA
 
 /** The host as the runner sees it, resolved at deploy time (a secret: it holds the key). */
 export function hostContextOf(h: Host): pulumi.Output<HostContext> {
-  return pulumi.output(h.ssh).apply((ssh) => ({ name: h.name, roles: h.roles, root: h.root, restartCommand: h.restartCommand, app: h.app, ssh }));
+  return pulumi
+    .output(h.ssh)
+    .apply((ssh) => ({ name: h.name, roles: h.roles, root: h.root, restartCommand: h.restartCommand, aliveCommand: h.aliveCommand, app: h.app, ssh }));
 }

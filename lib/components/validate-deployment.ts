@@ -30,6 +30,7 @@ function validateHosts(args: DeploymentArgs): string[] {
     h.roles.forEach((r, j) => validateRoleName(r, `hosts[${i}].roles[${j}]`));
     validateDeployRoot(h.root, `hosts[${i}].root`);
     validateCommand(h.restartCommand, `hosts[${i}].restartCommand`);
+    if (h.aliveCommand !== undefined) validateCommand(h.aliveCommand, `hosts[${i}].aliveCommand`);
   });
   const names = args.hosts.map((h) => h.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);

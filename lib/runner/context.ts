@@ -24,6 +24,7 @@ export interface HostContext {
   roles: string[];
   root: string;
   restartCommand: string;
+  aliveCommand?: string;
   app: { address: string; port: number };
   ssh: HostEndpoint;
 }

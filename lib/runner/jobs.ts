@@ -206,6 +206,7 @@ async function cycleOne(env: JobEnv, h: HostContext, order: "switch" | "restore"
     host: h.name,
     releaseId: ctx.release.id,
     restartCommand: h.restartCommand,
+    aliveCommand: h.aliveCommand,
     by: ctx.deployer,
     check: hostCheck(ctx, h),
     keepReleases: ctx.keepReleases,

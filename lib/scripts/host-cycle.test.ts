@@ -19,14 +19,15 @@ beforeEach(() => {
 afterEach(() => box.cleanup());
 
 const restart = 'echo "restart $(cat current/REVISION)" >> restarts.log';
-const cycle = (n: number) =>
+const cycle = (n: number, more: { aliveCommand?: string; deadlineSeconds?: number } = {}) =>
   hostCycle({
     root: box.root,
     host: "web1",
     releaseId: rid(n),
     restartCommand: restart,
+    aliveCommand: more.aliveCommand,
     by: "alice",
-    check: { kind: "command", command: 'test ! -e BROKEN && grep -q "$CUTOVER_RELEASE" REVISION', deadlineSeconds: 1 },
+    check: { kind: "command", command: 'test ! -e BROKEN && grep -q "$CUTOVER_RELEASE" REVISION', deadlineSeconds: more.deadlineSeconds ?? 1 },
     keepReleases: 2,
     lock: { owner: "alice", stack: "prod" },
   });
@@ -65,6 +66,21 @@ describe.each(SHELLS)("hostCycle under %s", (shell) => {
       ["activate", rid(3)],
       ["restore", rid(1)],
     ]);
+  });
+
+  it("a release its service manager reports dead goes back at the first poll, not at the check's deadline", () => {
+    // Stands in for supervisord's answer about a release that exited at start.
+    const alive = 'if [ -e current/CRASHES ]; then echo "supervisord reports app BACKOFF: Exited too quickly" >&2; exit 1; fi';
+    fs.writeFileSync(path.join(box.root, "releases", rid(3), "CRASHES"), "");
+    runCycle(cycle(1, { aliveCommand: alive }), "switch\ndone\n", shell);
+    const r = runCycle(cycle(3, { aliveCommand: alive, deadlineSeconds: 600 }), "switch\ndone\n", shell);
+    const result = lines(r.stdout).map(parseCycleResult).find(Boolean);
+    expect(result).toMatchObject({ result: "restored", previous: rid(1) });
+    expect(result && "reason" in result ? result.reason : "").toMatch(
+      /^release v3-000000000003 stopped after its restart \(1 attempts\): supervisord reports app BACKOFF: Exited too quickly; last response: exit 1/,
+    );
+    expect(currentOf(box.root)).toBe(`releases/${rid(1)}`);
+    expect(restarts()).toEqual([`restart ${rid(1)}`, `restart ${rid(3)}`, `restart ${rid(1)}`]);
   });
 
   it("end of input before an order changes nothing (the runner went away)", () => {

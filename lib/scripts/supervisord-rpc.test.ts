@@ -2,14 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { supervisordRpcRestartCommand } from "./supervisord-rpc";
+import { supervisordRpcAliveCommand, supervisordRpcRestartCommand } from "./supervisord-rpc";
 import { hasCommand, run, sandbox, supervisordConfigLines, type Sandbox } from "./testing/sandbox";
 
-describe("supervisordRpcRestartCommand input", () => {
+describe("supervisord RPC commands' input", () => {
   it("refuses a relative or odd socket path and a bad program name, naming the argument", () => {
-    expect(() => supervisordRpcRestartCommand("run/supervisor.sock", "app")).toThrow(/socket/);
-    expect(() => supervisordRpcRestartCommand("/run/super visor.sock", "app")).toThrow(/socket .*letters, digits/);
-    expect(() => supervisordRpcRestartCommand("/run/supervisor.sock", "app; reboot")).toThrow(/name/);
+    for (const command of [supervisordRpcRestartCommand, supervisordRpcAliveCommand]) {
+      expect(() => command("run/supervisor.sock", "app")).toThrow(/socket/);
+      expect(() => command("/run/super visor.sock", "app")).toThrow(/socket .*letters, digits/);
+      expect(() => command("/run/supervisor.sock", "app; reboot")).toThrow(/name/);
+    }
   });
 });
 
@@ -54,26 +56,41 @@ describe.skipIf(!hasCommand("supervisord") || !hasCommand("curl"))("supervisordR
     box.cleanup();
   });
 
-  it("starts a program that is not running, then restarts it as a new process", () => {
+  it("starts a program that is not running, then restarts it as a new process, without waiting for startsecs", () => {
     const first = run(supervisordRpcRestartCommand(socket, "app"));
     expect(first.stderr).toBe("");
     expect(first.status).toBe(0);
     const pid1 = ctl("pid", "app").stdout.trim();
-    expect(ctl("status", "app").stdout).toMatch(/RUNNING/);
+    // Spawned, and not yet up startsecs (1 s) when the restart returned, or just past it.
+    expect(ctl("status", "app").stdout).toMatch(/STARTING|RUNNING/);
+    expect(run(supervisordRpcAliveCommand(socket, "app")).status).toBe(0);
 
     const second = run(supervisordRpcRestartCommand(socket, "app"));
     expect(second.status).toBe(0);
     const pid2 = ctl("pid", "app").stdout.trim();
-    expect(ctl("status", "app").stdout).toMatch(/RUNNING/);
     expect(pid2).not.toBe(pid1);
+    expect(run(supervisordRpcAliveCommand(socket, "app")).status).toBe(0);
     expect(starts()).toEqual(["started", "started"]);
   });
 
-  it("fails with supervisord's fault when the program dies before startsecs", () => {
-    const r = run(supervisordRpcRestartCommand(socket, "crashes"));
+  it("a program that dies at start: the restart returns, and the alive command reports it dead with supervisord's words", () => {
+    expect(run(supervisordRpcRestartCommand(socket, "crashes")).status).toBe(0);
+    // Asked the way the host's check asks between its polls, until supervisord has seen the exit.
+    let alive = run(supervisordRpcAliveCommand(socket, "crashes"));
+    for (let i = 0; i < 100 && alive.status === 0; i++) {
+      spawnSync("sleep", ["0.1"]);
+      alive = run(supervisordRpcAliveCommand(socket, "crashes"));
+    }
+    expect(alive.status).toBe(1);
+    expect(alive.stderr.trim()).toMatch(/^supervisord reports crashes (BACKOFF|FATAL|EXITED): \S/);
+    // The next restart stops it whatever state supervisord left it in.
+    expect(run(supervisordRpcRestartCommand(socket, "crashes")).status).toBe(0);
+  });
+
+  it("the alive command fails for a program supervisord does not know, with its fault", () => {
+    const r = run(supervisordRpcAliveCommand(socket, "nope"));
     expect(r.status).toBe(1);
-    // Which of the two depends on whether supervisord had given up (FATAL) when it answered.
-    expect(r.stderr.trim()).toMatch(/^supervisord could not start crashes: (ABNORMAL_TERMINATION|SPAWN_ERROR): crashes$/);
+    expect(r.stderr.trim()).toBe("supervisord reports nope unknown: BAD_NAME: nope");
   });
 
   it("fails naming the socket when supervisord cannot be reached", () => {
@@ -81,6 +98,10 @@ describe.skipIf(!hasCommand("supervisord") || !hasCommand("curl"))("supervisordR
     const r = run(supervisordRpcRestartCommand(missing, "app"));
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`cannot reach supervisord at ${missing}`);
-    expect(ctl("status", "app").stdout).toMatch(/RUNNING/);
+    const alive = run(supervisordRpcAliveCommand(missing, "app"));
+    expect(alive.status).toBe(1);
+    expect(alive.stderr).toContain(`cannot reach supervisord at ${missing}`);
+    // Still up: nothing was stopped.
+    expect(ctl("status", "app").stdout).toMatch(/STARTING|RUNNING/);
   });
 });

@@ -37,7 +37,8 @@ export interface InventoryEndpointSpec {
 export type InventoryServiceSpec =
   | { systemd: { name: string } }
   | { supervisord: { conf: string; name: string } }
-  | { restartCommand: string };
+  /** aliveCommand: fails once the app has died (see Host.aliveCommand). */
+  | { restartCommand: string; aliveCommand?: string };
 
 export interface InventoryHostSpec extends InventoryEndpointSpec {
   name: string;
@@ -115,6 +116,11 @@ export function restartCommandOf(service: InventoryServiceSpec | undefined, argu
   return validateCommand(service.restartCommand, `${argument}.restartCommand`);
 }
 
+function aliveCommandOf(service: InventoryServiceSpec | undefined, argument: string): { aliveCommand?: string } {
+  if (!service || !("restartCommand" in service) || service.aliveCommand === undefined) return {};
+  return { aliveCommand: validateCommand(service.aliveCommand, `${argument}.aliveCommand`) };
+}
+
 /** Turns an inventory into Hosts; `privateKey` (a secret) is the deploy key for every endpoint. */
 export function parseInventory(spec: InventorySpec, privateKey: pulumi.Input<string>, argument = "inventory"): Inventory {
   if (!spec || !Array.isArray(spec.hosts) || spec.hosts.length === 0) {
@@ -155,6 +161,7 @@ export function parseInventory(spec: InventorySpec, privateKey: pulumi.Input<str
       ssh: e,
       root: validateAbsolutePath(h.root ?? spec.root, `${where}.root`),
       restartCommand: restartCommandOf(h.service ?? spec.service, `${where}.service`),
+      ...aliveCommandOf(h.service ?? spec.service, `${where}.service`),
       app: {
         address: validateAddress(h.appAddress ?? h.address, `${where}.appAddress`),
         port: validatePort(h.appPort ?? spec.appPort, `${where}.appPort`),
@@ -224,7 +231,7 @@ export function publishInventory(a: {
       root: h.root,
       appAddress: h.app.address,
       appPort: h.app.port,
-      service: { restartCommand: h.restartCommand },
+      service: { restartCommand: h.restartCommand, ...(h.aliveCommand ? { aliveCommand: h.aliveCommand } : {}) },
     })),
     ...(lb
       ? { loadBalancer: { haproxy: { name: lb.host.name, ...endpoint(lb.host), adminSocket: lb.adminSocket, backend: lb.backend, ...(lb.url ? { url: lb.url } : {}) } } }

@@ -42,9 +42,9 @@ export function renderAppProgram(a: AppProgramArgs): string {
     ...(env.length > 0 ? [`environment=${env.join(",")}`] : []),
     `autostart=${a.autostart}`,
     "autorestart=true",
-    // Counts as started after 1 s up (the restart blocks that long, overlapping the app's own
-    // boot; the check then polls readiness); a crash loop stops after 3 tries (FATAL) instead of
-    // restarting forever.
+    // An exit within 1 s of a start is a crash (BACKOFF; FATAL after 3 tries, not restarting
+    // forever). The restart does not wait for it: the check polls the app's readiness and asks
+    // supervisord between polls, stopping at once on BACKOFF or FATAL (supervisord-rpc.ts).
     "startsecs=1",
     "startretries=3",
     "stopsignal=TERM",

@@ -11,7 +11,7 @@ import { gatewayAuthorizedKey, renderSshdConfig } from "../../../scripts/fleet/s
 import { renderSupervisordConfig } from "../../../scripts/fleet/supervisord";
 import { renderHaproxyConfig } from "../../../scripts/fleet/haproxy-config";
 import { renderAppProgram } from "../../../scripts/fleet/program";
-import { supervisordRpcRestartCommand } from "../../../scripts/supervisord-rpc";
+import { supervisordRpcAliveCommand, supervisordRpcRestartCommand } from "../../../scripts/supervisord-rpc";
 import { LocalMachine } from "./machine";
 import { FleetPlan, LocalFleetHostSpec, MachinePlan, planFleet } from "./plan";
 
@@ -148,7 +148,7 @@ export class LocalFleet extends pulumi.ComponentResource {
       ready: gatewayMachine.ready,
     };
 
-    const hostOf = (m: MachinePlan, machine: LocalMachine, restartCommand: string): Host => ({
+    const hostOf = (m: MachinePlan, machine: LocalMachine, restartCommand: string, aliveCommand?: string): Host => ({
       name: m.name,
       roles: m.roles,
       ssh: {
@@ -161,6 +161,7 @@ export class LocalFleet extends pulumi.ComponentResource {
       },
       root: m.root,
       restartCommand,
+      aliveCommand,
       app: { address: m.address, port: spec.appPort },
       ready: [...gatewayMachine.ready, ...machine.ready],
     });
@@ -215,8 +216,10 @@ export class LocalFleet extends pulumi.ComponentResource {
         machineOpts,
       );
       // Over supervisord's socket rather than supervisorctl: no Python start per restart,
-      // which is on every host's time out of rotation (supervisord-rpc.ts).
-      return hostOf(m, machine, supervisordRpcRestartCommand(socket, args.service.name));
+      // which is on every host's time out of rotation; the restart returns once the app is
+      // spawned and the check polls its readiness, stopping at once if supervisord reports
+      // it dead (supervisord-rpc.ts).
+      return hostOf(m, machine, supervisordRpcRestartCommand(socket, args.service.name), supervisordRpcAliveCommand(socket, args.service.name));
     });
 
     // The load balancer: sshd + HAProxy fronting the lb role's hosts, health-checked.
