@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { projectDir } from "./app-config";
-import { deployUnderLoad, fleetStack, setRelease, timedPulumi } from "./driver";
+import { deployUnderLoad, fleetStack, setRelease, timedPulumiColdAgent } from "./driver";
 import { BenchRun, writeReport } from "./bench-report";
 import { validatePauseMs } from "./load";
 import { latestDeployEvents, summarize } from "../lib/runner/events";
@@ -28,9 +28,10 @@ const pauseMs = validatePauseMs(Number(arg("pause-ms", "0")), "--pause-ms");
 const loadLabel = pauseMs > 0 ? `wrk 2×16, ${pauseMs} ms pause per request` : undefined;
 const load = () => `${os.loadavg()[0].toFixed(1)}`;
 
-// Timed as the user's own command (see timedPulumi); fails the bench with pulumi's output.
+// Timed as the user's own command (see timedPulumi), each with an agent of its own as on a CI
+// runner (see timedPulumiColdAgent); fails the bench with pulumi's output.
 async function timed(stack: Stack, args: string[]): Promise<number> {
-  const r = await timedPulumi(stack, args);
+  const r = await timedPulumiColdAgent(stack, args);
   if (!r.ok) throw new Error(`pulumi ${args.join(" ")} failed:\n${r.output.slice(-2000)}`);
   return r.seconds;
 }
@@ -45,7 +46,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
   });
   const key = `cutover/${name}/app`;
   const base = { hosts: size, date: new Date().toISOString(), load: loadLabel };
-  const loadOptions = { pauseMs };
+  const measured = { load: { pauseMs }, coldAgent: true };
   try {
     say(`${size} hosts: provisioning the fleet and deploying v1 …`);
     await setRelease(stack, "1");
@@ -54,7 +55,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
     for (let r = 0; r < repeats; r++) {
       for (const batch of [1, "25%"] as const) {
         version += 1;
-        const m = await deployUnderLoad(stack, lbUrl, String(version), { batchSize: batch }, () => undefined, undefined, loadOptions);
+        const m = await deployUnderLoad(stack, lbUrl, String(version), { batchSize: batch }, () => undefined, measured);
         runs.push({ ...base, tool: "cutover", kind: "deploy", batch: String(batch), ...m, loadAverage: load() });
         say(`${size} hosts, batch ${batch}: deploy ${m.deployWallSeconds} s, ${m.failed} failed of ${m.requests}, out of rotation ${Object.values(m.outOfRotationSeconds).map((x) => x.toFixed(1)).join("/")} s`);
       }
@@ -62,7 +63,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
       const previous = String(version - 1);
       const id = runs.filter((x) => x.hosts === size && x.load === loadLabel && x.kind === "deploy").at(-2)?.releaseId;
       if (id) {
-        const m = await deployUnderLoad(stack, lbUrl, previous, { batchSize: 1 }, () => undefined, id, loadOptions);
+        const m = await deployUnderLoad(stack, lbUrl, previous, { batchSize: 1 }, () => undefined, { ...measured, release: id });
         runs.push({ ...base, tool: "cutover", kind: "rollback", batch: "1", ...m, loadAverage: load() });
         say(`${size} hosts: rollback to ${id} ${m.deployWallSeconds} s, ${m.uploads} uploads, ${m.failed} failed`);
         // And forward again, so the next round starts from the latest release.
@@ -83,7 +84,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
         ["in-place restart of all hosts at once (Fabric-style)", { batchSize: "100%", hideFromLoadBalancer: false }],
       ] as const) {
         version += 1;
-        const m = await deployUnderLoad(stack, lbUrl, String(version), rollout, () => undefined, undefined, loadOptions);
+        const m = await deployUnderLoad(stack, lbUrl, String(version), rollout, () => undefined, measured);
         runs.push({ ...base, tool, kind: "deploy", batch: String(rollout.batchSize), ...m, loadAverage: load() });
         say(`${size} hosts, ${tool}: ${m.failed} failed of ${m.requests}`);
       }

@@ -70,10 +70,32 @@ export async function setRelease(stack: Stack, version: string, rollout: Record<
  * API's `stack.up()` would add two more CLI runs afterwards (`stack output` and `stack
  * history`, ~1–2.5 s here) that are the caller's bookkeeping, not part of the deploy.
  */
-export async function timedPulumi(stack: Stack, args: string[]): Promise<{ seconds: number; ok: boolean; output: string }> {
+export async function timedPulumi(stack: Stack, args: string[], env?: NodeJS.ProcessEnv): Promise<{ seconds: number; ok: boolean; output: string }> {
   const started = Date.now();
-  const r = await runProcess("pulumi", [...args, "--stack", stack.name, "--non-interactive", "--color", "never"], { cwd: projectDir });
+  const r = await runProcess("pulumi", [...args, "--stack", stack.name, "--non-interactive", "--color", "never"], { cwd: projectDir, env });
   return { seconds: Math.round((Date.now() - started) / 100) / 10, ok: r.code === 0, output: r.stdout + r.stderr };
+}
+
+/**
+ * Runs `pulumi <args>` as timedPulumi does, with an agent of its own (a new agent directory):
+ * no SSH connection pooled by an earlier `up`, as on a CI runner, so its handshakes are counted.
+ */
+export async function timedPulumiColdAgent(stack: Stack, args: string[]): Promise<{ seconds: number; ok: boolean; output: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-agent-"));
+  try {
+    return await timedPulumi(stack, args, { ...process.env, CUTOVER_AGENT_DIR: dir });
+  } finally {
+    // That agent exits on its own once idle; its socket goes with the directory.
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface DeployOptions {
+  /** A release already on the hosts, targeted by id (a rollback). */
+  release?: string;
+  load?: LoadOptions;
+  /** The `up` starts its own agent (timedPulumiColdAgent) instead of reusing the running one. */
+  coldAgent?: boolean;
 }
 
 /** Deploys `version` while wrk loads the load balancer; progress lines go to `print`. */
@@ -83,15 +105,15 @@ export async function deployUnderLoad(
   version: string,
   rollout: Record<string, unknown>,
   print: (line: string) => void,
-  release?: string,
-  loadOptions: LoadOptions = {},
+  opts: DeployOptions = {},
 ): Promise<DeployMeasure> {
-  await setRelease(stack, version, rollout, release);
+  await setRelease(stack, version, rollout, opts.release);
   const project = (await stack.workspace.projectSettings()).name;
   const progress = followRollout(`${project}/${stack.name}/app`, print);
-  const load = startLoad(lbUrl, { maxSeconds: 600, ...loadOptions });
+  const load = startLoad(lbUrl, { maxSeconds: 600, ...opts.load });
   await new Promise((r) => setTimeout(r, 1000));
-  const up = await timedPulumi(stack, ["up", "--yes", "--skip-preview"]);
+  const upArgs = ["up", "--yes", "--skip-preview"];
+  const up = opts.coldAgent ? await timedPulumiColdAgent(stack, upArgs) : await timedPulumi(stack, upArgs);
   const summary = progress.stop();
   const error = up.ok ? undefined : (up.output.split("\n").find((l) => l.includes("did not switch")) ?? up.output.slice(-500));
   const releaseId = up.ok ? String((await stack.outputs()).releaseId?.value ?? "") : "";
