@@ -128,6 +128,11 @@ export class Agent {
     if (name === "prepare" && ctx && ctx.release.id === release && !this.prefetched.has(key)) {
       this.prefetched.add(key);
       for (const other of ctx.hosts) if (other.name !== host) this.start(jobId(key, name, other.name, release), key, name, other.name, release, true);
+      // The balancer's connection too, while the hosts prepare: else the first host's hide
+      // would pay its handshake while that host is out of rotation. A failure here is the
+      // hide's to report.
+      const lb = ctx.loadBalancer;
+      if (lb?.kind === "haproxy") this.pool(key).client(lb.host.ssh).catch(() => undefined);
     }
     return this.start(id, key, name, host, release, false);
   }
