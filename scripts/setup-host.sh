@@ -7,6 +7,8 @@
 set -euo pipefail
 for_command="${1:-}"
 packages=(openssh-server openssh-client haproxy supervisor socat curl wrk tar gzip util-linux procps)
+# The tests also check the sudoers rule Cutover renders for systemd hosts with `visudo -c`.
+[ "$for_command" != "npm test" ] || packages+=(sudo)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

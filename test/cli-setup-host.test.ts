@@ -37,6 +37,15 @@ describe("quick start on a machine without the fleet's Debian packages", () => {
     expect(r.stdout).toContain("[setup] installed openssh-server haproxy wrk");
   });
 
+  it("for the tests, also sudo (its visudo checks the rendered sudoers rule); not for the demo", async () => {
+    const tests = await run(["bash", "scripts/setup-host.sh", "npm test"], 0, "sudo");
+    expect(tests.code).toBe(0);
+    expect(aptCalls()).toEqual(["update -qq", "install -y -qq --no-install-recommends sudo"]);
+    const demo = await run(["bash", "scripts/setup-host.sh", "npm run demo"], 0, "sudo");
+    expect(demo.code).toBe(0);
+    expect(aptCalls()).toEqual([]);
+  });
+
   it("as root with everything present: does not touch apt", async () => {
     const r = await run(["bash", "scripts/setup-host.sh", "npm test"], 0, "");
     expect(r.code).toBe(0);
