@@ -51,7 +51,8 @@ function groups(runs: BenchRun[]): Group[] {
     if (!by.has(k)) by.set(k, { tool: r.tool, load: r.load, kind: r.kind, hosts: r.hosts, batch: r.batch, runs: [] });
     by.get(k)!.runs.push(r);
   }
-  return [...by.values()];
+  // By fleet size (runs of several bench calls are merged), in the order measured within one.
+  return [...by.values()].sort((a, b) => a.hosts - b.hosts);
 }
 
 export function table(runs: BenchRun[]): string {

@@ -1,8 +1,8 @@
 // `npm run bench [-- --sizes 2,4,8,16 --repeats 2 --pause-ms N --fresh]`: deploys of the sample app (1 s boot)
 // under the same wrk load, on fleets of 2, 4, 8 and 16 web hosts (127.75.<size>.x, removed
-// afterwards), at batch 1 and 25%, plus a rollback by id, an unchanged `up` and a preview per
-// size, each repeated; and the in-place baseline (restart without hiding) that shows what
-// hiding saves. Writes bench/results/latest.json (every run, plus the earlier runs of other
+// afterwards): at batch 1 with a rollback by id, an unchanged `up` and a preview, then (after
+// one up that changes the batch size) at 25%, reusing the agent and with a new one, each
+// repeated; and the in-place baseline (restart without hiding) that shows what hiding saves. Writes bench/results/latest.json (every run, plus the earlier runs of other
 // sizes or loads unless --fresh) and, through bench-report.ts, the README's table and
 // bench/results/deploy-time.svg.
 import * as fs from "node:fs";
@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { projectDir } from "./app-config";
-import { deployUnderLoad, fleetStack, setRelease, timedPulumi } from "./driver";
+import { DeployOptions, deployUnderLoad, fleetStack, setRelease, timedPulumi } from "./driver";
 import { BenchRun, writeReport } from "./bench-report";
 import { validatePauseMs } from "./load";
 import { latestDeployEvents, summarize } from "../lib/runner/events";
@@ -46,44 +46,50 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
   const key = `cutover/${name}/app`;
   const base = { hosts: size, date: new Date().toISOString(), load: loadLabel };
   const measured = { load: { pauseMs } };
-  // The deploys above reuse the agent of the `up` before (a developer's machine, a CI job
-  // deploying twice); this one starts its own, as every `up` on a fresh CI runner does, and
-  // its SSH handshakes are all of that deploy's connections.
+  // Deploys reuse the agent of the `up` before (a developer's machine, a CI job deploying
+  // twice); these start their own, as every `up` on a fresh CI runner does, and their SSH
+  // handshakes are all of the deploy's connections.
   const coldAgent = "cutover, new agent for the up (as on a fresh CI runner)";
   try {
     say(`${size} hosts: provisioning the fleet and deploying v1 …`);
     await setRelease(stack, "1");
     const lbUrl = String((await stack.up()).outputs.lbUrl.value);
     let version = 1;
-    for (let r = 0; r < repeats; r++) {
-      for (const batch of [1, "25%"] as const) {
-        version += 1;
-        const m = await deployUnderLoad(stack, lbUrl, String(version), { batchSize: batch }, () => undefined, measured);
-        runs.push({ ...base, tool: "cutover", kind: "deploy", batch: String(batch), ...m, loadAverage: load() });
-        say(`${size} hosts, batch ${batch}: deploy ${m.deployWallSeconds} s, ${m.failed} failed of ${m.requests}, out of rotation ${Object.values(m.outOfRotationSeconds).map((x) => x.toFixed(1)).join("/")} s`);
-      }
+    // Rollback targets: the release before the last one, by id.
+    const ids = [String((await stack.outputs()).releaseId?.value ?? "")];
+    const deploy = async (tool: string, batch: 1 | "25%", opts: DeployOptions) => {
       version += 1;
-      const cold = await deployUnderLoad(stack, lbUrl, String(version), { batchSize: "25%" }, () => undefined, { ...measured, coldAgent: true });
-      runs.push({ ...base, tool: coldAgent, kind: "deploy", batch: "25%", ...cold, loadAverage: load() });
-      say(`${size} hosts, batch 25%, new agent: deploy ${cold.deployWallSeconds} s, ${cold.sshHandshakes} SSH handshakes, ${cold.failed} failed of ${cold.requests}`);
-      // Back to the release before the last one, by id: only swaps.
+      const m = await deployUnderLoad(stack, lbUrl, String(version), { batchSize: batch }, () => undefined, opts);
+      runs.push({ ...base, tool, kind: "deploy", batch: String(batch), ...m, loadAverage: load() });
+      ids.push(m.releaseId);
+      const out = Object.values(m.outOfRotationSeconds).map((x) => x.toFixed(1)).join("/");
+      say(`${size} hosts, batch ${batch}${opts.coldAgent ? ", new agent" : ""}: deploy ${m.deployWallSeconds} s, ${m.sshHandshakes} SSH handshakes, ${m.failed} failed of ${m.requests}, out of rotation ${out} s`);
+    };
+    for (let r = 0; r < repeats; r++) {
+      await deploy("cutover", 1, measured);
+      // Back to the release before, by id: only swaps; then forward again, so the next round
+      // starts from the latest release.
       const previous = String(version - 1);
-      const id = runs.filter((x) => x.hosts === size && x.load === loadLabel && x.kind === "deploy").at(-2)?.releaseId;
-      if (id) {
-        const m = await deployUnderLoad(stack, lbUrl, previous, { batchSize: 1 }, () => undefined, { ...measured, release: id });
-        runs.push({ ...base, tool: "cutover", kind: "rollback", batch: "1", ...m, loadAverage: load() });
-        say(`${size} hosts: rollback to ${id} ${m.deployWallSeconds} s, ${m.uploads} uploads, ${m.failed} failed`);
-        // And forward again, so the next round starts from the latest release.
-        version += 1;
-        await setRelease(stack, String(version));
-        await stack.up();
-      }
+      const m = await deployUnderLoad(stack, lbUrl, previous, { batchSize: 1 }, () => undefined, { ...measured, release: ids.at(-2) });
+      runs.push({ ...base, tool: "cutover", kind: "rollback", batch: "1", ...m, loadAverage: load() });
+      say(`${size} hosts: rollback to ${ids.at(-2)} ${m.deployWallSeconds} s, ${m.uploads} uploads, ${m.failed} failed`);
+      version += 1;
+      await setRelease(stack, String(version));
+      ids.push(String((await stack.up()).outputs.releaseId.value));
       const noop = await timed(stack, ["up", "--yes", "--skip-preview"]);
       const s = summarize(latestDeployEvents(key));
       runs.push({ ...base, tool: "cutover", kind: "noop-up", batch: "-", deployWallSeconds: noop, remoteCommands: s.remoteCommands, sshHandshakes: s.sshHandshakes, loadAverage: load() });
       const preview = await timed(stack, ["preview"]);
       runs.push({ ...base, tool: "cutover", kind: "preview", batch: "-", deployWallSeconds: preview, loadAverage: load() });
       say(`${size} hosts: unchanged up ${noop} s (${s.remoteCommands} remote commands), preview ${preview} s`);
+    }
+    // The cycle steps are named by batch (so previews show the order): a new batch size
+    // replaces them, and that up also deletes the old layout's steps (two checkpoint writes
+    // each). Measured apart, as users change a batch size far less often than they deploy.
+    await deploy("cutover, batch size changed from 1 (old steps deleted)", "25%", measured);
+    for (let r = 0; r < repeats; r++) {
+      await deploy("cutover", "25%", measured);
+      await deploy(coldAgent, "25%", { ...measured, coldAgent: true });
     }
     if (size === 4) {
       for (const [tool, rollout] of [
