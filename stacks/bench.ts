@@ -2,8 +2,9 @@
 // under the same wrk load, on fleets of 2, 4, 8 and 16 web hosts (127.75.<size>.x, removed
 // afterwards): at batch 1 with a rollback by id, an unchanged `up` and a preview, then (after
 // one up that changes the batch size) at 25%, reusing the agent and with a new one, each
-// repeated; and the in-place baseline (restart without hiding) that shows what hiding saves. Writes bench/results/latest.json (every run, plus the earlier runs of other
-// sizes or loads unless --fresh) and, through bench-report.ts, the README's table and
+// repeated; and the in-place baseline (restart without hiding) that shows what hiding saves.
+// Writes bench/results/latest.json (every run, plus the earlier runs of other sizes or loads
+// unless --fresh) and, through bench-report.ts, the README's table and
 // bench/results/deploy-time.svg.
 import * as fs from "node:fs";
 import * as os from "node:os";

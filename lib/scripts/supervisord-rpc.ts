@@ -40,10 +40,11 @@ function rpcParts(socket: string, name: string) {
   const sock = validateAbsolutePath(socket, "socket");
   if (!SOCKET_PATH.test(sock)) throw new CutoverInputError("socket", socket, "use a socket path of letters, digits and \"_.@+-/\" only");
   const program = validateServiceName(name, "name");
-  // stopProcess waits up to the program's stopwaitsecs: the time limit only guards against a
-  // supervisord that stopped answering.
+  // stopProcess waits up to the program's stopwaitsecs, so its time limit only guards against a
+  // supervisord that stopped answering; getProcessInfo answers at once, and the check that asks
+  // it between polls must not hang past its own deadline on a stuck supervisord.
   const rpc = (method: Method, wait?: boolean) =>
-    `curl -sS --max-time 300 --unix-socket ${quote(sock)} -H 'Content-Type: text/xml' --data-binary ${quote(call(method, program, wait))} http://supervisord/RPC2`;
+    `curl -sS --max-time ${method === "getProcessInfo" ? 5 : 300} --unix-socket ${quote(sock)} -H 'Content-Type: text/xml' --data-binary ${quote(call(method, program, wait))} http://supervisord/RPC2`;
   const unreachable = quote(`cannot reach supervisord at ${sock}; is it running, and may this user open its socket?`);
   return { program, rpc, unreachable };
 }
