@@ -87,6 +87,27 @@ export const IS_RELEASE_ID_SH = [
 ].join("\n");
 
 /**
+ * `bounded STEP LIMIT DIR COMMAND`: runs a command given as shell text (the user's restart,
+ * alive or check command) with `sh -c` inside DIR, stdin from /dev/null, WITHOUT the deploy
+ * lock's descriptor 9 (a daemon it starts must not keep the host locked after the deploy), and
+ * under `timeout` LIMIT seconds (then KILL 5 s later; timeout signals the command's whole
+ * process group, so nothing it started outlives a timed-out run). Returns the command's
+ * status; `$bounded_why` says what went wrong in one line naming STEP, the limit and command.
+ */
+export const BOUNDED_SH = [
+  "bounded() {",
+  '  _b_step=$1 _b_limit=$2 _b_dir=$3 _b_cmd=$4',
+  '  if (cd "$_b_dir" && exec timeout -k 5 "$_b_limit" sh -c "$_b_cmd") </dev/null 9>&-; then bounded_status=0; else bounded_status=$?; fi',
+  "  case $bounded_status in",
+  '    0) bounded_why="" ;;',
+  '    124|137) bounded_why="$_b_step did not finish within its limit of ${_b_limit}s (command: $_b_cmd)" ;;',
+  '    *) bounded_why="$_b_step exited with status $bounded_status (command: $_b_cmd)" ;;',
+  "  esac",
+  '  return "$bounded_status"',
+  "}",
+].join("\n");
+
+/**
  * `run_user STEP COMMAND DIR`: runs a user-given shell command (install, build hook,
  * migration, backup) with `sh -c` inside DIR. The command is deliberately shell code; it
  * arrives as ONE quoted string and is never spliced into Cutover's own script text.

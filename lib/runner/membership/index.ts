@@ -1,21 +1,54 @@
 /**
- * Load-balancer membership as the runner drives it: hide a host (no new requests, in-flight
- * ones finished) and put it back (ready, and seen healthy by the balancer). One backend per
- * file: HAProxy over its runtime API on the LB host (through the pooled SSH connection), and
- * an AWS target group through the AWS SDK from the deploying machine.
+ * Load-balancer membership as the runner drives it. One backend per file: HAProxy over its
+ * runtime API on the LB host (through the pooled SSH connection), and an AWS target group
+ * through the AWS SDK from the deploying machine.
+ *
+ * The rules every backend keeps:
+ * - a host is hidden only after reading how it was, and put back to exactly that;
+ * - a server someone else took out (an operator's MAINT, a target deregistered by hand) is
+ *   never hidden nor put back by a deploy: it stays out;
+ * - a hide leaves a marker saying Cutover did it and what the server was, so a later attempt
+ *   (after a killed agent or a dropped connection) knows it may put the server back;
+ * - put back "checked" (marked healthy at once) only when the host passed its check in this
+ *   very cycle; otherwise the balancer's own health checks decide;
+ * - a hide never leaves fewer than `minInRotation` servers of the backend in rotation,
+ *   whoever else is deploying: it waits (bounded) or fails saying so.
  */
 import { HostContext, LoadBalancerContext } from "../context";
 import { SshPool } from "../ssh-pool";
 import { haproxyMembership } from "./haproxy";
 import { awsTargetGroupMembership } from "./aws-target-group";
 
+/** The admin state a hidden server goes back to. */
+export type PriorState = "ready" | "drain";
+
+/** What the balancer says of a host before a deploy touches it. */
+export type Rotation =
+  /** In rotation (HAProxy: ready or drain; AWS: registered): hide, cycle, put back to `admin`. */
+  | { kind: "in"; admin: PriorState }
+  /** Out of rotation by someone else's hand: left exactly as found. */
+  | { kind: "operator-out"; detail: string }
+  /** Hidden by an earlier Cutover attempt that did not put it back: put back to `was` when known good. */
+  | { kind: "cutover-hidden"; was: PriorState };
+
+export interface HideOptions {
+  was: PriorState;
+  /** Fewest servers of the backend that must stay in rotation while this one is hidden. */
+  minInRotation: number;
+  /**
+   * After this many seconds without a put-back (the agent died), the balancer side puts the
+   * server back on its own, unchecked: its health checks decide when it serves. 0: never.
+   */
+  leaseSeconds: number;
+}
+
 export interface Membership {
   /** Whether this host sits behind the balancer at all. */
   fronts(host: HostContext): boolean;
-  hide(host: HostContext): Promise<void>;
-  unhide(host: HostContext): Promise<void>;
-  /** True when the balancer sends the host traffic (HAProxy: status UP; AWS: healthy). */
-  inRotation(host: HostContext): Promise<boolean>;
+  rotation(host: HostContext): Promise<Rotation>;
+  hide(host: HostContext, options: HideOptions): Promise<void>;
+  /** Back to `was`; marked healthy at once only when `checked`, else the health checks decide. */
+  putBack(host: HostContext, options: { was: PriorState; checked: boolean }): Promise<void>;
 }
 
 export function membershipFor(lb: LoadBalancerContext | undefined, pool: SshPool): Membership | undefined {
