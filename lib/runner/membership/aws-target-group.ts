@@ -1,20 +1,51 @@
 /**
  * AWS target-group membership (ALB or NLB), with the AWS SDK v3 from the deploying machine
- * (credentials from the SDK's default chain: environment, profile, SSO, instance role):
- * - hide = DeregisterTargets, then wait until the target has left the group (state `unused`):
+ * (credentials from the SDK's default chain: environment, profile, SSO, web identity,
+ * instance role; the agent keeps the AWS_* variables for it, see client.ts):
+ * - rotation = DescribeTargetHealth of the target: registered (any state but `unused`, or
+ *   `draining` away) is in rotation; not registered is Cutover's own hide when the group
+ *   carries its marker for the target, else someone else's, left exactly as found;
+ * - hide = check that enough other targets are `healthy` (minInRotation), tag the group with
+ *   the marker, DeregisterTargets, then wait until the target has left the group (`unused`):
  *   the balancer sends it no new request at once and lets in-flight ones finish during the
  *   group's deregistration delay (set low, see lib/providers/lb/aws-target-group.ts);
- * - unhide = RegisterTargets, then wait until the group's health checks say `healthy`.
- * Both waits are bounded (drainSeconds, upSeconds) and fail naming the host, the target, its
- * last state and AWS's reason. Throttled calls are retried with backoff inside the same bound.
+ * - put back = RegisterTargets, wait until the group's health checks say `healthy`, then
+ *   remove the marker.
+ *
+ * The marker is a tag on the target group, `cutover:hidden:<target id>:<port>` = `<prior
+ * state> <time>`, written BEFORE the deregistration: whatever kills the agent after that, the
+ * next `pulumi up` reads the marker and knows the target is its to put back. It is removed
+ * only once the target is healthy again. A stale marker on a registered target is harmless
+ * (a registered target is "in" whatever the tags say), so it is never removed on a failure: a
+ * deregistration that failed ambiguously may have happened after all.
+ *
+ * What AWS does not offer, unlike HAProxy:
+ * - no admin "drain" state: a target is registered or not, so `was` is always put back as
+ *   registered;
+ * - no "mark healthy at once": `checked` changes nothing, the group's health checks always
+ *   decide when a registered target serves;
+ * - no lease (HideOptions.leaseSeconds): nothing on the balancer's side re-registers a target
+ *   by itself. A target hidden by an agent that was killed stays out until the next `pulumi
+ *   up`, which finds the marker (rotation → cutover-hidden) and puts it back;
+ * - no lock across deployers: the minInRotation check reads the group and then deregisters,
+ *   so two deployers hiding at the same moment can both pass it. The check narrows that race
+ *   (it re-reads right before each hide), it cannot close it.
+ *
+ * Every wait is bounded and fails naming the host, the target, the group, its last state and
+ * AWS's reason: the minInRotation wait by drainSeconds, then the hide itself (marker,
+ * deregistration, draining) by drainSeconds again; the put back by upSeconds. Throttled calls
+ * are retried with backoff inside the same bound.
  */
 import {
+  AddTagsCommand,
   DeregisterTargetsCommand,
+  DescribeTagsCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
+  RemoveTagsCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
-import type { Membership } from ".";
+import type { HideOptions, Membership, PriorState, Rotation } from ".";
 import { AwsTargetGroupContext, HostContext } from "../context";
 
 /** The part of the SDK client used here (a real client, or one under aws-sdk-client-mock). */
@@ -36,6 +67,9 @@ export function isThrottling(e: unknown): boolean {
   return THROTTLING.has(err?.name ?? "") || err?.$retryable?.throttling === true;
 }
 
+/** The tag key on the target group saying Cutover hid this target. */
+export const markerKey = (target: { id: string; port: number }) => `cutover:hidden:${target.id}:${target.port}`;
+
 interface Health {
   state: string;
   reason?: string;
@@ -49,13 +83,16 @@ export function awsTargetGroupMembership(
 ): Membership {
   // arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id> → <name>
   const group = /:targetgroup\/([^/]+)\//.exec(lb.targetGroupArn)?.[1] ?? lb.targetGroupArn;
+  const arn = lb.targetGroupArn;
   const pollMs = (lb.pollSeconds ?? 2) * 1000;
   const targetOf = (h: HostContext) => {
     const t = lb.targets[h.name];
     if (!t) throw new Error(`${h.name} has no target in ${group} (targets: ${Object.keys(lb.targets).join(", ") || "none"})`);
     return { Id: t.id, Port: t.port };
   };
+  const keyOf = (h: HostContext) => markerKey({ id: targetOf(h).Id, port: targetOf(h).Port });
   const where = (h: HostContext) => `${h.name} (target ${targetOf(h).Id}:${targetOf(h).Port} of ${group})`;
+  const because = (last: Health) => (last.reason ? ` (${last.reason}${last.description ? `: ${last.description}` : ""})` : "");
 
   /** One SDK call, retried while AWS throttles, never past the deadline. */
   async function call<T>(h: HostContext, what: string, deadline: number, send: () => Promise<T>): Promise<T> {
@@ -76,42 +113,99 @@ export function awsTargetGroupMembership(
 
   async function health(h: HostContext, deadline: number): Promise<Health> {
     const out = await call(h, "reading the health of", deadline, () =>
-      client.send(new DescribeTargetHealthCommand({ TargetGroupArn: lb.targetGroupArn, Targets: [targetOf(h)] })),
+      client.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn, Targets: [targetOf(h)] })),
     );
     const d = out.TargetHealthDescriptions?.[0]?.TargetHealth;
     return { state: d?.State ?? "unused", reason: d?.Reason, description: d?.Description };
   }
 
-  async function waitFor(h: HostContext, goal: string, done: (s: string) => boolean, seconds: number, deadline: number): Promise<void> {
+  /** Polls `read` until `done`; past the deadline, fails with what `fail` says of the last reading. */
+  async function poll<R>(read: () => Promise<R>, done: (r: R) => boolean, deadline: number, fail: (last: R) => string): Promise<void> {
     for (;;) {
-      const last = await health(h, deadline);
-      if (done(last.state)) return;
+      const last = await read();
+      if (done(last)) return;
       const left = deadline - clock.now();
-      if (left <= 0) {
-        const why = last.reason ? ` (${last.reason}${last.description ? `: ${last.description}` : ""})` : "";
-        throw new Error(`${where(h)} did not ${goal} within ${seconds} s: last state ${last.state}${why}`);
-      }
+      if (left <= 0) throw new Error(fail(last));
       await clock.sleep(Math.min(pollMs, left));
     }
   }
 
+  const waitFor = (h: HostContext, goal: string, done: (s: string) => boolean, seconds: number, deadline: number) =>
+    poll(
+      () => health(h, deadline),
+      (last) => done(last.state),
+      deadline,
+      (last) => `${where(h)} did not ${goal} within ${seconds} s: last state ${last.state}${because(last)}`,
+    );
+
+  /** The marker's value for this target, if the group carries one. */
+  async function marker(h: HostContext, deadline: number): Promise<string | undefined> {
+    const out = await call(h, "reading the tags of the group of", deadline, () => client.send(new DescribeTagsCommand({ ResourceArns: [arn] })));
+    const tags = out.TagDescriptions?.find((d) => d.ResourceArn === arn)?.Tags ?? [];
+    return tags.find((t) => t.Key === keyOf(h))?.Value;
+  }
+
+  /** Waits (bounded) until at least `min` targets other than this host's are healthy. */
+  async function enoughOthers(h: HostContext, min: number, deadline: number): Promise<void> {
+    const self = targetOf(h);
+    const others = async () => {
+      const out = await call(h, "reading the health of every target before hiding", deadline, () =>
+        client.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })),
+      );
+      return (out.TargetHealthDescriptions ?? []).filter(
+        (d) => d.TargetHealth?.State === "healthy" && !(d.Target?.Id === self.Id && (d.Target?.Port ?? self.Port) === self.Port),
+      ).length;
+    };
+    await poll(
+      others,
+      (healthy) => healthy >= min,
+      deadline,
+      (healthy) =>
+        `not hiding ${where(h)}: ${group} has ${healthy} other healthy target${healthy === 1 ? "" : "s"} and minInRotation is ${min}; ` +
+        `waited ${lb.drainSeconds} s for more to turn healthy (another deploy hiding targets, or targets failing their health checks?). ` +
+        "Nothing was changed; run `pulumi up` again once the group is healthy",
+    );
+  }
+
   return {
     fronts: (h) => h.roles.includes(lb.role) && lb.targets[h.name] !== undefined,
-    async hide(h) {
+
+    async rotation(h): Promise<Rotation> {
+      const deadline = clock.now() + lb.upSeconds * 1000;
+      const now = await health(h, deadline);
+      // `draining` is a target on its way out (deregistered), `unused` one that is gone.
+      if (now.state !== "unused" && now.state !== "draining") return { kind: "in", admin: "ready" };
+      const mark = await marker(h, deadline);
+      if (mark !== undefined) return { kind: "cutover-hidden", was: priorOf(mark) };
+      const t = targetOf(h);
+      return {
+        kind: "operator-out",
+        detail: `${h.name} (target ${t.Id}:${t.Port}, state ${now.state}) is not registered in ${group} (deregistered by someone else): left as found`,
+      };
+    },
+
+    async hide(h, options: HideOptions) {
+      if (options.minInRotation > 0) await enoughOthers(h, options.minInRotation, clock.now() + lb.drainSeconds * 1000);
       const deadline = clock.now() + lb.drainSeconds * 1000;
-      await call(h, "deregistering", deadline, () =>
-        client.send(new DeregisterTargetsCommand({ TargetGroupArn: lb.targetGroupArn, Targets: [targetOf(h)] })),
-      );
+      // The marker first: from the deregistration on, a killed agent leaves it behind.
+      const Tags = [{ Key: keyOf(h), Value: `${options.was} ${new Date(clock.now()).toISOString()}` }];
+      await call(h, "marking as hidden by Cutover", deadline, () => client.send(new AddTagsCommand({ ResourceArns: [arn], Tags })));
+      await call(h, "deregistering", deadline, () => client.send(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: [targetOf(h)] })));
       // `draining` while in-flight requests finish; `unused` (Target.NotRegistered) once gone.
       await waitFor(h, "finish draining", (s) => s === "unused", lb.drainSeconds, deadline);
     },
-    async unhide(h) {
+
+    // `was` and `checked` change nothing on AWS (see the top of this file).
+    async putBack(h) {
       const deadline = clock.now() + lb.upSeconds * 1000;
-      await call(h, "registering", deadline, () =>
-        client.send(new RegisterTargetsCommand({ TargetGroupArn: lb.targetGroupArn, Targets: [targetOf(h)] })),
-      );
+      await call(h, "registering", deadline, () => client.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [targetOf(h)] })));
       await waitFor(h, "turn healthy", (s) => s === "healthy", lb.upSeconds, deadline);
+      await call(h, "removing the hidden marker of", deadline, () => client.send(new RemoveTagsCommand({ ResourceArns: [arn], TagKeys: [keyOf(h)] })));
     },
-    inRotation: async (h) => (await health(h, clock.now() + lb.upSeconds * 1000)).state === "healthy",
   };
+}
+
+/** The prior state a marker recorded (`ready 2026-…`); a target group only knows "ready". */
+function priorOf(marker: string): PriorState {
+  return marker.split(" ")[0] === "drain" ? "drain" : "ready";
 }
