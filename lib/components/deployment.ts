@@ -11,10 +11,11 @@ import { ReleaseDirectory } from "./release-directory";
 import { HostCycle } from "./host-cycle";
 import { LoadBalancerMembership } from "./load-balancer";
 import { stepCommand } from "./step-command";
-import { DeployContext, RoleCheck } from "../runner/context";
+import { CommandTimeouts, DeployContext, RoleCheck } from "../runner/context";
+import { DEFAULT_CYCLE_LIMITS } from "../scripts/host-job";
 import { registerDeploy } from "../runner/register";
 import { validateDeployment } from "./validate-deployment";
-import { describeRollout, planRollout, BatchSize } from "../plan";
+import { describeRollout, planRollout, BatchSize, RolloutBatch } from "../plan";
 
 /** A built artifact: a tar.gz on this machine, its checksum and the release id. */
 export interface ArtifactRef {
@@ -73,8 +74,39 @@ export interface DeploymentArgs {
   checks?: Record<string, RoleCheckSpec>;
   /** On a failure, switch the hosts of earlier batches back too. */
   restoreCycled?: boolean;
-  /** Change it to cycle every host again for the same release (hosts already fine stay untouched). */
+  /** Change it to restart every host again, through the same cycle, on the same release. */
   redeploy?: string;
+  /**
+   * Seconds a host must keep passing its check once back in rotation before the next batch
+   * starts (default 5); a release that dies in that window is restored like a failed check.
+   */
+  stableSeconds?: number;
+  /**
+   * Fewest servers of the balancer's backend that stay in rotation while one is hidden, counting
+   * every server of the backend, whoever deploys it (default: fronted hosts − the largest batch).
+   */
+  minInRotation?: number;
+  /** Time limits of the commands run on hosts, in seconds (see DEFAULT_TIMEOUTS). */
+  timeouts?: Partial<CommandTimeouts>;
+}
+
+/** Time limits of everything run on a host; each can be set in `timeouts`. */
+export const DEFAULT_TIMEOUTS: CommandTimeouts = {
+  ...DEFAULT_CYCLE_LIMITS,
+  install: 900,
+  buildHook: 900,
+  migration: 1800,
+  backup: 1800,
+  upload: 600,
+};
+
+/** Default minInRotation: the fronted hosts the plan keeps in rotation during its largest batch. */
+function defaultMinInRotation(args: DeploymentArgs, batches: RolloutBatch[]): number {
+  const role = args.loadBalancer?.role;
+  if (!role) return 0;
+  const fronted = new Set(args.hosts.filter((h) => h.roles.includes(role)).map((h) => h.name));
+  const largest = Math.max(0, ...batches.map((b) => b.hosts.filter((h) => fronted.has(h)).length));
+  return fronted.size - largest;
 }
 
 function roleChecks(args: DeploymentArgs): Record<string, RoleCheck> {
@@ -118,6 +150,10 @@ export class Deployment extends pulumi.ComponentResource {
         migration: args.migration,
         keepReleases: args.keepReleases ?? 5,
         restoreCycled: args.restoreCycled ?? false,
+        stableSeconds: args.stableSeconds ?? 5,
+        minInRotation: args.minInRotation ?? defaultMinInRotation(args, batches),
+        timeouts: { ...DEFAULT_TIMEOUTS, ...args.timeouts },
+        checkout: process.cwd(),
       }));
     // The agent gets the context at the start of `up`; previews register nothing.
     const registered = pulumi.unsecret(

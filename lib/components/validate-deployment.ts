@@ -1,6 +1,6 @@
 // Everything a Deployment can check before any resource exists: a bad argument fails the
 // preview with its name and the fix, and nothing on any host changes.
-import type { DeploymentArgs } from "./deployment";
+import { DEFAULT_TIMEOUTS, type DeploymentArgs } from "./deployment";
 import {
   CutoverInputError,
   assertReleaseId,
@@ -110,6 +110,12 @@ export function validateDeployment(args: DeploymentArgs): void {
   validateLabel(args.deployer, "deployer");
   validateLabel(args.stack, "stack");
   if (args.redeploy !== undefined) validateLabel(args.redeploy, "redeploy");
+  if (args.stableSeconds !== undefined) validateInteger(args.stableSeconds, "stableSeconds", { min: 0, max: 3600, unit: "seconds" });
+  if (args.minInRotation !== undefined) validateInteger(args.minInRotation, "minInRotation", { min: 0, max: args.hosts.length, unit: "servers" });
+  for (const [name, value] of Object.entries(args.timeouts ?? {})) {
+    if (!(name in DEFAULT_TIMEOUTS)) fail(`timeouts.${name} is not a known time limit: use ${Object.keys(DEFAULT_TIMEOUTS).join(", ")}`);
+    validateInteger(value, `timeouts.${name}`, { min: 1, max: 86_400, unit: "seconds" });
+  }
   // Linked paths are made inside each release (and point into shared/): "..", "/" at the
   // start or "." segments would reach outside both.
   (args.prepare?.linkedDirs ?? []).forEach((d, i) => validateRelativePath(d, `prepare.linkedDirs[${i}]`));

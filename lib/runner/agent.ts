@@ -15,12 +15,17 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import { DeployContext } from "./context";
 import { appendEvent, Phase } from "./events";
-import { JobEnv, StepFailure, cycle, migrate, prepare } from "./jobs";
+import { JobEnv, migrate, prepare } from "./jobs";
+import { CycleEnv, StepFailure, cycle } from "./cycle";
+import { sshHostOps } from "./host-ops";
 import { membershipFor } from "./membership";
 import { AgentReply, AgentRequest, JobName, agentPaths, readLines, send } from "./protocol";
 import { SshPool } from "./ssh-pool";
 
 const IDLE_MS = Number(process.env.CUTOVER_AGENT_IDLE_MS ?? 60_000);
+
+/** A deploy's identity: its key and its checkout, so two checkouts never share a context or connections. */
+const deployId = (key: string, checkout: string) => `${key}|${checkout}`;
 
 interface Job {
   listeners: Set<(reply: AgentReply) => void>;
@@ -32,6 +37,8 @@ interface Job {
 
 export class Agent {
   private readonly contexts = new Map<string, DeployContext>();
+  /** Work shared by the steps of one registration (restoreCycled peers), by deploy id. */
+  private readonly onces = new Map<string, Map<string, Promise<unknown>>>();
   private readonly pools = new Map<string, SshPool>();
   private readonly jobs = new Map<string, Job>();
   /** Prefetched prepares that ended before their host's step asked, by job id, until it does. */
@@ -43,15 +50,15 @@ export class Agent {
 
   constructor(private readonly server: net.Server) {}
 
-  private pool(key: string): SshPool {
-    let p = this.pools.get(key);
+  private pool(id: string, key: string): SshPool {
+    let p = this.pools.get(id);
     if (!p) {
       p = new SshPool({
         handshake: (endpoint) => appendEvent(key, { t: Date.now(), kind: "ssh-handshake", endpoint }),
         command: (endpoint) => appendEvent(key, { t: Date.now(), kind: "remote-command", endpoint }),
         upload: (endpoint, bytes) => appendEvent(key, { t: Date.now(), kind: "upload", endpoint, bytes }),
       });
-      this.pools.set(key, p);
+      this.pools.set(id, p);
     }
     return p;
   }
@@ -86,10 +93,12 @@ export class Agent {
         return send(socket, { type: "done", ok: false, message: "cutover agent: unreadable request" });
       }
       if (req.op === "register") {
-        this.contexts.set(req.context.key, req.context);
+        const id = deployId(req.context.key, req.context.checkout);
+        this.contexts.set(id, req.context);
+        this.onces.set(id, new Map());
         // A new `up`: results of the last one's prefetch are not this one's.
-        this.prefetched.delete(req.context.key);
-        for (const id of this.unclaimed.keys()) if (id.startsWith(`${req.context.key}|`)) this.unclaimed.delete(id);
+        this.prefetched.delete(id);
+        for (const job of this.unclaimed.keys()) if (job.startsWith(`${id}|`)) this.unclaimed.delete(job);
         const c = req.context;
         appendEvent(c.key, { t: Date.now(), kind: "deploy", key: c.key, release: c.release.id, hosts: c.hosts.length, deployer: c.deployer });
         return send(socket, { type: "done", ok: true });
@@ -99,7 +108,7 @@ export class Agent {
         return;
       }
       if (req.op === "run") {
-        const job = this.run(req.key, req.job, req.host, req.release);
+        const job = this.run(deployId(req.key, req.checkout), req.job, req.host, req.release, req.redeploy);
         attached.push(job);
         const listener = (reply: AgentReply) => send(socket, reply);
         job.replies.forEach(listener);
@@ -120,21 +129,21 @@ export class Agent {
    * join their host's prepare, running or ended. Only prepare (probe, upload, unpack) is started
    * early: it switches nothing, and every host must have it before anything switches.
    */
-  private run(key: string, name: JobName, host: string | undefined, release: string): Job {
-    const id = jobId(key, name, host, release);
+  private run(deploy: string, name: JobName, host: string | undefined, release: string, redeploy?: string): Job {
+    const id = jobId(deploy, name, host, release, redeploy);
     const joined = this.jobs.get(id) ?? this.claim(id);
     if (joined) return joined;
-    const ctx = this.contexts.get(key);
-    if (name === "prepare" && ctx && ctx.release.id === release && !this.prefetched.has(key)) {
-      this.prefetched.add(key);
-      for (const other of ctx.hosts) if (other.name !== host) this.start(jobId(key, name, other.name, release), key, name, other.name, release, true);
+    const ctx = this.contexts.get(deploy);
+    if (name === "prepare" && ctx && ctx.release.id === release && !this.prefetched.has(deploy)) {
+      this.prefetched.add(deploy);
+      for (const other of ctx.hosts) if (other.name !== host) this.start(jobId(deploy, name, other.name, release), deploy, name, other.name, release, true);
       // The balancer's connection too, while the hosts prepare: else the first host's hide
       // would pay its handshake while that host is out of rotation. A failure here is the
       // hide's to report.
       const lb = ctx.loadBalancer;
-      if (lb?.kind === "haproxy") this.pool(key).client(lb.host.ssh).catch(() => undefined);
+      if (lb?.kind === "haproxy") this.pool(deploy, ctx.key).client(lb.host.ssh).catch(() => undefined);
     }
-    return this.start(id, key, name, host, release, false);
+    return this.start(id, deploy, name, host, release, false, redeploy);
   }
 
   private claim(id: string): Job | undefined {
@@ -143,8 +152,9 @@ export class Agent {
     return job;
   }
 
-  private start(id: string, key: string, name: JobName, host: string | undefined, release: string, prefetch: boolean): Job {
-    const ctx = this.contexts.get(key);
+  private start(id: string, deploy: string, name: JobName, host: string | undefined, release: string, prefetch: boolean, redeploy?: string): Job {
+    const ctx = this.contexts.get(deploy);
+    const key = ctx?.key ?? deploy.split("|")[0];
     const job: Job = { listeners: new Set(), replies: [], cancelled: false, done: Promise.resolve() };
     const emit = (reply: AgentReply) => {
       job.replies.push(reply);
@@ -159,18 +169,28 @@ export class Agent {
       fail(`cutover: step for release ${release}, but the deploy registered release ${ctx.release.id}; run \`pulumi up\` again`);
       return job;
     }
+    const pool = this.pool(deploy, key);
     const env: JobEnv = {
       ctx,
-      pool: this.pool(key),
-      membership: membershipFor(ctx.loadBalancer, this.pool(key)),
+      pool,
       log: (stream, text) => emit({ type: "log", stream, text }),
       phase: (h: string, phase: Phase, detail?: string) => {
         const batch = ctx.batches.find((b) => b.hosts.includes(h))?.index;
         appendEvent(key, { t: Date.now(), kind: "phase", host: h, batch, phase, detail });
       },
-      cancelled: () => job.cancelled,
     };
-    const work = name === "prepare" ? prepare(env, host!) : name === "migrate" ? migrate(env) : cycle(env, host!);
+    const onces = this.onces.get(deploy) ?? new Map<string, Promise<unknown>>();
+    const cycleEnv: CycleEnv = {
+      ...env,
+      ops: sshHostOps(ctx, pool, env.log, redeploy),
+      membership: membershipFor(ctx.loadBalancer, pool),
+      cancelled: () => job.cancelled,
+      once: <T>(k: string, work: () => Promise<T>) => {
+        if (!onces.has(k)) onces.set(k, work());
+        return onces.get(k) as Promise<T>;
+      },
+    };
+    const work = name === "prepare" ? prepare(env, host!) : name === "migrate" ? migrate(env) : cycle(cycleEnv, host!).then(() => undefined);
     job.done = work.then(
       () => emit({ type: "done", ok: true }),
       (e: unknown) =>
@@ -195,7 +215,8 @@ export class Agent {
   }
 }
 
-const jobId = (key: string, name: JobName, host: string | undefined, release: string) => `${key}|${name}|${host ?? ""}|${release}`;
+const jobId = (deploy: string, name: JobName, host: string | undefined, release: string, redeploy?: string) =>
+  `${deploy}|${name}|${host ?? ""}|${release}|${redeploy ?? ""}`;
 
 /** Runs the agent on `socketPath` until it has been idle for a minute. */
 export function serve(): void {

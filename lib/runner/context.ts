@@ -39,6 +39,8 @@ export interface HaproxyContext {
   drainSeconds: number;
   /** Longest wait for the health checks to report the server UP again. */
   upSeconds: number;
+  /** Longest wait for enough other servers of the backend to be UP before a hide (minInRotation). */
+  rotationWaitSeconds: number;
 }
 
 /** An AWS (ALB/NLB) target group, driven with the AWS SDK from the deploying machine. */
@@ -71,9 +73,26 @@ export interface ReleaseContext {
   artifact?: { path: string; sha256: string };
 }
 
+/** Time limits, in seconds, of everything a deploy runs on a host. */
+export interface CommandTimeouts {
+  restart: number;
+  alive: number;
+  checkCommand: number;
+  install: number;
+  buildHook: number;
+  migration: number;
+  backup: number;
+  upload: number;
+}
+
 export interface DeployContext {
   /** `<project>/<stack>/<deployment name>`: which deploy a step belongs to. */
   key: string;
+  /**
+   * The program's directory: with the key, what the agent keys contexts and connections by,
+   * so two checkouts with the same project and stack names never share them.
+   */
+  checkout: string;
   stack: string;
   deployer: string;
   release: ReleaseContext;
@@ -90,6 +109,11 @@ export interface DeployContext {
   migration?: { host: string; command: string; backupCommand?: string };
   keepReleases: number;
   restoreCycled: boolean;
+  /** Seconds a host must keep passing its check, back in rotation, before the next batch. */
+  stableSeconds: number;
+  /** Fewest servers of the balancer's backend kept in rotation while hiding one. */
+  minInRotation: number;
+  timeouts: CommandTimeouts;
 }
 
 export function hostOf(ctx: DeployContext, name: string): HostContext {

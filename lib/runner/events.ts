@@ -24,6 +24,10 @@ export type Phase =
   | "unhide"
   | "in-rotation"
   | "unchanged"
+  | "left-as-found"
+  | "stable-watch"
+  | "stable"
+  | "unstable"
   | "failed";
 
 export type DeployEvent =
@@ -42,10 +46,22 @@ export function eventLogPath(key: string): string {
   return path.join(cacheDir(), "runs", `${digest}.jsonl`);
 }
 
+let warnedUnwritable = false;
+
+/**
+ * Appends one event. The log is a record, not part of the deploy: a write that fails (disk
+ * full, directory made unwritable) must never stop the agent with hosts hidden, so it is
+ * reported once on stderr and the deploy carries on.
+ */
 export function appendEvent(key: string, event: DeployEvent): void {
   const file = eventLogPath(key);
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  fs.appendFileSync(file, `${JSON.stringify(event)}\n`, { mode: 0o600 });
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.appendFileSync(file, `${JSON.stringify(event)}\n`, { mode: 0o600 });
+  } catch (e) {
+    if (!warnedUnwritable) process.stderr.write(`cutover agent: cannot write the event log ${file}: ${(e as Error).message}; the deploy carries on without it\n`);
+    warnedUnwritable = true;
+  }
 }
 
 /** Events of the latest deploy of `key` (from its last `deploy` event on). */

@@ -15,7 +15,8 @@ export type JobName = "prepare" | "migrate" | "cycle";
 
 export type AgentRequest =
   | { op: "register"; context: DeployContext }
-  | { op: "run"; key: string; job: JobName; host?: string; release: string }
+  /** `checkout`: the step's directory, with the key the identity of its deploy (DeployContext.checkout). */
+  | { op: "run"; key: string; checkout: string; job: JobName; host?: string; release: string; redeploy?: string }
   | { op: "cancel" };
 
 export type AgentReply = { type: "log"; stream: "stdout" | "stderr"; text: string } | { type: "done"; ok: boolean; message?: string };

@@ -39,12 +39,59 @@ function pinnedKeyBlob(hostKey: string, where: string): Buffer {
   return Buffer.from(parts[1], "base64");
 }
 
+/** What a remote command is, for the message when it passes its time limit. */
+export interface RunOptions {
+  /** Longest the command may run; then its channel is closed and the result says so. */
+  limitSeconds: number;
+  /** Streams output as it arrives. */
+  onOutput?: (stream: "stdout" | "stderr", text: string) => void;
+}
+
+/**
+ * OpenSSH's default MaxSessions is 10 channels per connection; every host of a batch hides and
+ * puts back through the one connection to the balancer, so channels are queued below that.
+ */
+export const DEFAULT_MAX_CHANNELS = 8;
+/** A dial (TCP, handshake, authentication) or a channel open that takes longer has failed. */
+const DIAL_SECONDS = 15;
+
+/** A counting semaphore: at most `limit` holders, the rest queue in order. */
+class Slots {
+  private used = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+  async take(): Promise<() => void> {
+    if (this.used >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
+    else this.used++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.used--;
+    };
+  }
+}
+
+function within<T>(seconds: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${seconds} s`)), seconds * 1000);
+  });
+  return Promise.race([work, limit]).finally(() => clearTimeout(timer));
+}
+
 export class SshPool {
   private readonly clients = new Map<string, Promise<Client>>();
+  private readonly slots = new Map<string, Slots>();
 
-  constructor(private readonly observer: PoolObserver = { handshake: () => undefined, command: () => undefined, upload: () => undefined }) {}
+  constructor(
+    private readonly observer: PoolObserver = { handshake: () => undefined, command: () => undefined, upload: () => undefined },
+    private readonly maxChannels = DEFAULT_MAX_CHANNELS,
+  ) {}
 
-  private connect(e: Endpoint, sock?: NodeJS.ReadableStream & NodeJS.WritableStream): Promise<Client> {
+  private connect(e: Endpoint, sock?: ClientChannel): Promise<Client> {
     const where = describe(e);
     const expected = pinnedKeyBlob(e.hostKey, where);
     let presentedOther = false;
@@ -60,14 +107,20 @@ export class SshPool {
           : "";
         reject(new Error(`cannot reach ${where}: ${err.message}${hint}`));
       });
+      // Through a gateway the connection rides a forwarded channel: when the far side dies
+      // (its sshd session killed, the network dropped) the gateway closes that channel, and
+      // ssh2 would keep the client as if alive. End it, so the pool dials again.
+      sock?.on("close", () => client.destroy());
       client.connect({
         host: e.address,
         port: e.port,
         username: e.user,
         privateKey: e.privateKey,
         sock: sock as never,
-        readyTimeout: 15_000,
-        keepaliveInterval: 10_000,
+        readyTimeout: DIAL_SECONDS * 1000,
+        // A silent peer is declared dead after ~9 s instead of hanging every later command.
+        keepaliveInterval: 3_000,
+        keepaliveCountMax: 3,
         hostVerifier: (key: Buffer) => {
           const ok = Buffer.isBuffer(key) && key.equals(expected);
           presentedOther = !ok;
@@ -81,6 +134,13 @@ export class SshPool {
     return `${describe(e)}${e.gateway ? ` via ${describe(e.gateway)}` : ""}`;
   }
 
+  private slotsOf(e: HostEndpoint): Slots {
+    const key = this.key(e);
+    let s = this.slots.get(key);
+    if (!s) this.slots.set(key, (s = new Slots(this.maxChannels)));
+    return s;
+  }
+
   /** The pooled client for an endpoint; a closed or failed connection is dialled again. */
   client(e: HostEndpoint): Promise<Client> {
     const key = this.key(e);
@@ -90,11 +150,20 @@ export class SshPool {
       let sock: ClientChannel | undefined;
       if (e.gateway) {
         const gw = await this.client(e.gateway);
-        sock = await new Promise<ClientChannel>((resolve, reject) =>
-          gw.forwardOut("127.0.0.1", 0, e.address, e.port, (err, stream) =>
-            err ? reject(new Error(`gateway ${describe(e.gateway!)} cannot open a channel to ${e.address}:${e.port}: ${err.message}`)) : resolve(stream),
-          ),
-        );
+        const release = await this.slotsOf(e.gateway).take();
+        try {
+          sock = await within(
+            DIAL_SECONDS,
+            `opening a channel through gateway ${describe(e.gateway)} to ${e.address}:${e.port}`,
+            new Promise<ClientChannel>((resolve, reject) =>
+              gw.forwardOut("127.0.0.1", 0, e.address, e.port, (err, stream) =>
+                err ? reject(new Error(`gateway ${describe(e.gateway!)} cannot open a channel to ${e.address}:${e.port}: ${err.message}`)) : resolve(stream),
+              ),
+            ),
+          );
+        } finally {
+          release();
+        }
       }
       const client = await this.connect(e, sock);
       const forget = () => {
@@ -112,39 +181,83 @@ export class SshPool {
     return made;
   }
 
-  /** Starts `sh -c <script>` on the endpoint; the caller drives the channel. */
-  async open(e: HostEndpoint, script: string): Promise<ClientChannel> {
-    const client = await this.client(e);
-    this.observer.command(describe(e));
-    return new Promise((resolve, reject) =>
-      client.exec(sh`sh -c ${script}`, (err, channel) => {
-        if (err) return reject(new Error(`${describe(e)}: cannot start a command: ${err.message}`));
-        watchExit(channel);
-        resolve(channel);
-      }),
-    );
+  /** Drops the endpoint's connection (it looks dead): the next call dials again. */
+  private drop(e: HostEndpoint, client: Client): void {
+    const key = this.key(e);
+    this.clients.delete(key);
+    client.destroy();
   }
 
-  /** Runs a script to completion; stdout and stderr are collected (and streamed to `onOutput`). */
-  async run(e: HostEndpoint, script: string, onOutput?: (stream: "stdout" | "stderr", text: string) => void): Promise<RunResult> {
+  /**
+   * Starts `sh -c <script>` on the endpoint in a channel slot (at most maxChannels per
+   * connection; the slot is released when the channel closes); the caller drives the channel.
+   */
+  private async open(e: HostEndpoint, script: string): Promise<ClientChannel> {
+    const release = await this.slotsOf(e).take();
+    try {
+      const client = await this.client(e);
+      this.observer.command(describe(e));
+      const channel = await within(
+        DIAL_SECONDS,
+        `starting a command on ${describe(e)}`,
+        new Promise<ClientChannel>((resolve, reject) =>
+          client.exec(sh`sh -c ${script}`, (err, ch) => {
+            if (err) return reject(new Error(`${describe(e)}: cannot start a command: ${err.message}`));
+            watchExit(ch);
+            resolve(ch);
+          }),
+        ),
+      ).catch((err: Error) => {
+        if (/did not finish within/.test(err.message)) this.drop(e, client);
+        throw err;
+      });
+      channel.once("close", release);
+      return channel;
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /**
+   * Runs a script to completion within `limitSeconds`; stdout and stderr are collected. A
+   * command that passes its limit has its channel closed and comes back with code 255 and
+   * `abnormal` naming the limit (the caller names the host and the step).
+   */
+  async run(e: HostEndpoint, script: string, options: RunOptions): Promise<RunResult> {
     const channel = await this.open(e, script);
     channel.end();
-    return collect(channel, onOutput);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      channel.close();
+    }, options.limitSeconds * 1000);
+    const r = await collect(channel, options.onOutput).finally(() => clearTimeout(timer));
+    return timedOut ? { ...r, code: 255, abnormal: `did not finish within its limit of ${options.limitSeconds} s` } : r;
   }
 
-  /** Copies a local file to `remotePath` over SFTP on the pooled connection. */
-  async upload(e: HostEndpoint, localPath: string, remotePath: string): Promise<void> {
-    const client = await this.client(e);
-    this.observer.upload(describe(e), fs.statSync(localPath).size);
-    await new Promise<void>((resolve, reject) =>
-      client.sftp((err, sftp) => {
-        if (err) return reject(new Error(`${describe(e)}: cannot start SFTP: ${err.message}`));
-        sftp.fastPut(localPath, remotePath, { mode: 0o600 }, (putErr) => {
-          sftp.end();
-          putErr ? reject(new Error(`${describe(e)}: upload to ${remotePath} failed: ${putErr.message}`)) : resolve();
-        });
-      }),
-    );
+  /** Copies a local file to `remotePath` over SFTP on the pooled connection, within `limitSeconds`. */
+  async upload(e: HostEndpoint, localPath: string, remotePath: string, limitSeconds: number): Promise<void> {
+    const release = await this.slotsOf(e).take();
+    try {
+      const client = await this.client(e);
+      this.observer.upload(describe(e), fs.statSync(localPath).size);
+      await within(
+        limitSeconds,
+        `the upload to ${describe(e)}:${remotePath}`,
+        new Promise<void>((resolve, reject) =>
+          client.sftp((err, sftp) => {
+            if (err) return reject(new Error(`${describe(e)}: cannot start SFTP: ${err.message}`));
+            sftp.fastPut(localPath, remotePath, { mode: 0o600 }, (putErr) => {
+              sftp.end();
+              putErr ? reject(new Error(`${describe(e)}: upload to ${remotePath} failed: ${putErr.message}`)) : resolve();
+            });
+          }),
+        ),
+      );
+    } finally {
+      release();
+    }
   }
 
   close(): void {

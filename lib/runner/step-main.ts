@@ -12,7 +12,7 @@ import { JobName } from "./protocol";
 import { send } from "./protocol";
 
 async function main(): Promise<number> {
-  const [job, key, release, host] = process.argv.slice(2);
+  const [job, key, release, host, redeploy] = process.argv.slice(2);
   if (!["prepare", "migrate", "cycle"].includes(job) || !key || !release) {
     process.stderr.write("usage: step-main.js <prepare|migrate|cycle> <deploy key> <release id> [host] [redeploy nonce]\n");
     return 2;
@@ -21,7 +21,7 @@ async function main(): Promise<number> {
   const stop = () => send(socket, { op: "cancel" });
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  const done = await request(socket, { op: "run", key, job: job as JobName, host: host || undefined, release }, (r) => {
+  const done = await request(socket, { op: "run", key, checkout: process.cwd(), job: job as JobName, host: host || undefined, release, redeploy: redeploy || undefined }, (r) => {
     if (r.type === "log") (r.stream === "stdout" ? process.stdout : process.stderr).write(r.text);
   });
   if (!done.ok) {

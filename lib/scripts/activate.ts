@@ -3,7 +3,7 @@
  * current.tmp current`: rename(2) replaces the link atomically, so there is never a moment
  * without `current`. The link target is relative (`releases/<id>`), so the root may be moved.
  *
- * Bookkeeping, all on the host (used by host-cycle.ts):
+ * Bookkeeping, all on the host (used by host-job.ts):
  * - `.cutover/previous` gets the release that was current (the rollback target, and what
  *   prune never deletes); a re-run when the release is already current leaves it alone.
  * - `releases/<id>/.activated` is touched: prune orders releases by it.
@@ -13,9 +13,9 @@
  *   JSON-encoded in TypeScript and passed as one quoted value.
  */
 import { layout } from "./layout";
-import { validateCommand, validateLabel } from "../plan";
+import { validateLabel } from "../plan";
 
-/** Shared helpers: atomic swap, history line, restart. */
+/** Shared helpers: atomic swap, history line. */
 export const SWAP_SH = [
   "current_id() { _t=$(readlink -- \"$current\" 2>/dev/null || true); printf '%s' \"${_t##*/}\"; }",
   "swap_to() {",
@@ -30,8 +30,6 @@ export const SWAP_SH = [
   "  printf '{\"release\":\"%s\",\"previous\":%s,\"time\":\"%s\",\"by\":%s,\"action\":\"%s\"}\\n' \\",
   '    "$2" "$_prev" "$(now)" "$by_json" "$1" >> "$history" || warn "$1" "cannot append to $history"',
   "}",
-  // stdin from /dev/null: the cycle script reads its orders from stdin, the restart must not.
-  'restart() { (cd "$root" && sh -c "$restart_cmd") </dev/null; }',
   "check_link() {",
   '  if [ -e "$current" ] && [ ! -L "$current" ]; then',
   '    fail "$1" "$current is a real directory or file, not a symlink; move it away so Cutover can manage it"',
@@ -39,7 +37,7 @@ export const SWAP_SH = [
   "}",
 ].join("\n");
 
-export function swapVars(root: string, restartCommand: string, by: string) {
+export function swapVars(root: string, by: string) {
   const l = layout(root);
   return {
     root: l.root,
@@ -48,7 +46,6 @@ export function swapVars(root: string, restartCommand: string, by: string) {
     cutover_dir: l.cutoverDir,
     previous_file: l.previousFile,
     history: l.historyLog,
-    restart_cmd: validateCommand(restartCommand, "restartCommand"),
     by_json: JSON.stringify(validateLabel(by, "by")),
   };
 }

@@ -2,13 +2,14 @@
  * Hide and unhide a server in HAProxy through its runtime API (the admin stats socket),
  * reached with `socat stdio unix-connect:<socket>`; these scripts run on the LB host.
  *
- * Hide = `set server <be>/<srv> state drain` (no new sessions, health checks go on), then
- * poll `show stat` until the server's `scur` (current sessions) is 0. If sessions remain at
- * the deadline, the server is put in `maint` with a warning and the deploy carries on: one
- * stuck long-poll must not block a rollout forever.
- * Unhide = `state ready`, then poll until the `status` column says UP (health checks
- * passed); "no check" counts as up, since a server without checks has nothing to wait for.
- *
+ * Hide = under a lock on the LB host, check that enough OTHER servers of the backend are UP
+ * (minInRotation, whoever else deploys), record a marker (the state to go back to), start a
+ * guard that readmits the server if nobody does within its lease, `state maint`; then poll
+ * `show stat` until `scur` (current sessions) is 0, bounded.
+ * Put back = to the recorded state: marked healthy at once only after the host passed its
+ * check in this cycle, else with weight 0 until HAProxy's own check has run.
+ * readRotation tells an operator's MAINT (no marker) from one Cutover left (a marker).
+
  * `show stat` is CSV whose first line is `# pxname,svname,…`; columns are looked up by
  * name in that header, not by position, so HAProxy versions that add columns still parse.
  * The runtime API answers a successful `set server` with an empty reply and anything else
@@ -74,7 +75,8 @@ function waitVars(w: HaproxyWait): Record<string, number | string> {
 
 /** hap CMD sends one runtime API command; set_state and read_stat build on it. */
 const HAPROXY_SH = [
-  "hap() { printf '%s\\n' \"$1\" | socat stdio \"unix-connect:$socket\"; }",
+  // Bounded: a wedged HAProxy must not hang the deploy.
+  "hap() { printf '%s\\n' \"$1\" | timeout 10 socat stdio \"unix-connect:$socket\"; }",
   "set_state() {",
   '  _out=$(hap "set server $backend/$server state $2") ||',
   '    fail "$1" "cannot reach the HAProxy runtime API at $socket; is haproxy running with \\"stats socket $socket level admin\\"?"',
@@ -98,14 +100,6 @@ const HAPROXY_SH = [
   "now_s() { date +%s; }",
 ].join("\n");
 
-const DRAIN = ['set_state drain drain', 'say drain "$backend/$server set to drain"'];
-const READY = ['set_state ready ready', 'say ready "$backend/$server set to ready"'];
-// The runner puts a host back only after it passed the same check HAProxy runs (its smoke
-// test on the host), so the server is marked healthy at once instead of after `rise` more
-// checks; HAProxy's own checks go on and take it out again if it fails them.
-const READY_CHECKED = ['set_state ready ready', 'set_health ready up', 'say ready "$backend/$server set to ready (checked)"'];
-const MAINT = ['set_state drain maint', 'say drain "$backend/$server set to maint"'];
-
 const WAIT_NO_SESSIONS = [
   "deadline=$(( $(now_s) + timeout ))",
   "while :; do",
@@ -113,8 +107,7 @@ const WAIT_NO_SESSIONS = [
   '  case $value in ""|*[!0-9]*) fail drain "unexpected scur \\"$value\\" for $backend/$server" ;; esac',
   '  if [ "$value" -eq 0 ]; then say drain "$backend/$server has no sessions"; break; fi',
   '  if [ "$(now_s)" -ge "$deadline" ]; then',
-  '    warn drain "$backend/$server still has $value session(s) after ${timeout}s; setting it to maint and continuing"',
-  "    set_state drain maint",
+  '    warn drain "$backend/$server still has $value session(s) after ${timeout}s; carrying on (maint sends it no new request)"',
   "    break",
   "  fi",
   '  sleep "$interval"',
@@ -127,53 +120,181 @@ const WAIT_UP = [
   "  read_stat ready status",
   '  case $value in UP|"no check") say ready "$backend/$server is $value"; break ;; esac',
   '  if [ "$(now_s)" -ge "$deadline" ]; then',
-  '    fail ready "$backend/$server is \\"$value\\", not UP, after ${timeout}s; the app on the host is failing its health check (or raise timeoutSeconds)"',
+  '    fail ready "$backend/$server is \\"$value\\", not UP, after ${timeout}s; the app on the host is failing its health check (or raise upSeconds)"',
   "  fi",
   '  sleep "$interval"',
   "done",
 ];
 
-function haproxyScript(t: HaproxyTarget, extra: Record<string, number | string>, body: string[]): string {
+/**
+ * Where Cutover keeps, on the LB host, the markers of the servers it hid (`was`, `weight`,
+ * `token`) and the lock that makes "count the servers in rotation, then hide" one step for
+ * every deploy through this account, whichever stack or machine it comes from.
+ */
+const MARKERS_SH = [
+  'marker_dir="${HOME:-/tmp}/.cutover-lb/$backend"',
+  'marker="$marker_dir/$server"',
+  'mkdir -p -- "$marker_dir" || fail "$step" "cannot create $marker_dir on the load balancer host"',
+  'exec 8>>"$marker_dir/.lock" || fail "$step" "cannot open $marker_dir/.lock"',
+  'lb_lock() { flock -w 30 8 || fail "$step" "another deploy held $marker_dir/.lock for more than 30 s"; }',
+  "marker_field() { sed -n \"s/^$1=//p\" \"$marker\" 2>/dev/null | head -n 1; }",
+].join("\n");
+
+/**
+ * `readmit_unchecked WAS WEIGHT`: back to WAS without vouching for the app. Leaving maint makes
+ * HAProxy count the server UP at once (health = rise, "start OK but check immediately"), which
+ * would hand a dead app traffic until its first failed check; with weight 0 it gets none until
+ * a check has really run (status UP or DOWN, no longer "UP 1/2"), then its weight comes back
+ * and HAProxy's own checks decide from there.
+ */
+const READMIT_SH = [
+  "readmit_unchecked() {",
+  '  hap "set weight $backend/$server 0" >/dev/null',
+  '  set_state "$step" "$1"',
+  "  _end=$(( $(now_s) + 60 ))",
+  '  while [ "$(now_s)" -lt "$_end" ]; do',
+  '    read_stat "$step" status',
+  '    case $value in UP|DOWN|"no check"|DRAIN) break ;; esac',
+  "    sleep 0.2",
+  "  done",
+  '  hap "set weight $backend/$server $2" >/dev/null',
+  "}",
+].join("\n");
+
+function haproxyScript(t: HaproxyTarget, extra: Record<string, number | string>, body: string[], functions: string[] = []): string {
   const { host, vars } = target(t);
-  return hostScript({ host, vars: { ...vars, ...extra }, functions: [HAPROXY_SH], body });
+  return hostScript({ host, vars: { ...vars, ...extra }, functions: [HAPROXY_SH, ...functions], body });
 }
 
-/** Stop sending new sessions to the server. */
-export function drainServer(t: HaproxyTarget): string {
-  return haproxyScript(t, {}, DRAIN);
+/** Prints `status=<HAProxy status>`, `weight=<n>`, `marker=<was|none>`: what rotation() reads. */
+export function readRotation(t: HaproxyTarget): string {
+  return haproxyScript(t, { step: "state" }, [
+    MARKERS_SH,
+    "read_stat state status",
+    "printf 'status=%s\\n' \"$value\"",
+    "read_stat state weight",
+    "printf 'weight=%s\\n' \"$value\"",
+    "printf 'marker=%s\\n' \"$(marker_field was)\"",
+  ]);
 }
 
-/** Wait until the server has no sessions; at the deadline put it in maint and carry on. */
-export function waitNoSessions(w: HaproxyWait): string {
-  return haproxyScript(w, waitVars(w), WAIT_NO_SESSIONS);
-}
-
-/** Put the server back in rotation (health checks decide when it gets traffic). */
-export function readyServer(t: HaproxyTarget): string {
-  return haproxyScript(t, {}, READY);
-}
-
-/** Wait until HAProxy reports the server UP; fails at the deadline naming the status. */
-export function waitUp(w: HaproxyWait): string {
-  return haproxyScript(w, waitVars(w), WAIT_UP);
-}
-
-/** Prints the server's status column (UP, DOWN, DRAIN, MAINT, "no check", …). */
-export function serverState(t: HaproxyTarget): string {
-  return haproxyScript(t, {}, ["read_stat state status", "printf '%s\\n' \"$value\""]);
+export interface HideArgs extends HaproxyWait {
+  /** The admin state to go back to: ready or drain. */
+  was: "ready" | "drain";
+  minInRotation: number;
+  /** Longest wait for the backend to have minInRotation other servers UP. */
+  rotationWaitSeconds: number;
+  leaseSeconds: number;
+  /** Identifies this hide: the guard acts only while the marker still carries it. */
+  token: string;
 }
 
 /**
- * Hide: maint, then wait for the sessions in flight to end. maint sends no new request to the
- * server (a keep-alive client's next request goes to another server, which drain alone does
- * not guarantee: measured 6 failed of 136,142 with drain only) and does not cut the requests
- * already running there, so "no sessions" after maint means nothing is left to interrupt.
+ * The guard a hide leaves behind, detached, on the LB host: if the marker is still this hide's
+ * after `lease` seconds (nobody put the server back: the agent died), it readmits the server
+ * unchecked. Its one line of record goes to guard.log beside the markers.
  */
-export function hideServer(w: HaproxyWait): string {
-  return haproxyScript(w, waitVars(w), [...MAINT, ...WAIT_NO_SESSIONS]);
+function guardScript(a: HideArgs): string {
+  return haproxyScript(a, { step: "guard", was: a.was, token: a.token, lease: a.leaseSeconds }, [
+    MARKERS_SH,
+    "_end=$(( $(now_s) + lease ))",
+    'while [ "$(now_s)" -lt "$_end" ]; do',
+    '  [ "$(marker_field token)" = "$token" ] || exit 0',
+    "  sleep 1",
+    "done",
+    "lb_lock",
+    '[ "$(marker_field token)" = "$token" ] || exit 0',
+    '_weight=$(marker_field weight); case $_weight in ""|*[!0-9]*) _weight=1 ;; esac',
+    'readmit_unchecked "$was" "$_weight"',
+    'rm -f -- "$marker"',
+    "printf '%s %s/%s readmitted unchecked (%s): nobody put it back within %ss of its hide\\n' \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" \"$backend\" \"$server\" \"$value\" \"$lease\" >> \"$marker_dir/guard.log\"",
+  ], [READMIT_SH]);
 }
 
-/** Unhide: ready, then wait until UP; `checked`: the host already passed the health check. */
-export function unhideServer(w: HaproxyWait & { checked?: boolean }): string {
-  return haproxyScript(w, waitVars(w), [...(w.checked ? READY_CHECKED : READY), ...WAIT_UP]);
+/**
+ * Hide: under the LB lock, wait (bounded) until at least `minInRotation` OTHER servers of the
+ * backend are UP, record the marker, start the guard, set maint; then wait for the sessions in
+ * flight to end. maint sends no new request to the server (a keep-alive client's next request
+ * goes to another server, which drain alone does not guarantee: measured 6 failed of 136,142
+ * with drain only) and does not cut the requests already running there.
+ */
+export function hideGuarded(a: HideArgs): string {
+  return haproxyScript(
+    a,
+    {
+      ...waitVars(a),
+      step: "hide",
+      was: a.was,
+      token: a.token,
+      min: validateInteger(a.minInRotation, "minInRotation", { min: 0, unit: "servers" }),
+      rotation_wait: validateInteger(a.rotationWaitSeconds, "rotationWaitSeconds", { min: 0, unit: "seconds" }),
+      lease: validateInteger(a.leaseSeconds, "leaseSeconds", { min: 0, unit: "seconds" }),
+      guard: guardScript(a),
+    },
+    [
+      MARKERS_SH,
+      "count_others() {",
+      '  hap "show stat" | tr -d \'\\r\' | awk -F, -v be="$backend" -v sv="$server" \'',
+      '    NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) idx[$i] = i; next }',
+      '    $1 == be && $2 != sv && $2 != "BACKEND" && $2 != "FRONTEND" && ($(idx["status"]) ~ /^UP/ || $(idx["status"]) == "no check") { n++ }',
+      "    END { print n + 0 }'",
+      "}",
+      "_wait_end=$(( $(now_s) + rotation_wait ))",
+      "said=''",
+      "lb_lock",
+      "while :; do",
+      "  others=$(count_others)",
+      '  [ "$others" -lt "$min" ] || break',
+      "  flock -u 8",
+      '  if [ "$(now_s)" -ge "$_wait_end" ]; then',
+      '    fail hide "hiding $server would leave $others other server(s) of backend $backend in rotation, fewer than minInRotation $min; waited ${rotation_wait}s for servers to come back (another deploy, or servers failing their checks); nothing was hidden"',
+      "  fi",
+      '  [ -n "$said" ] || say hide "waiting: backend $backend has $others other server(s) in rotation and minInRotation is $min"',
+      "  said=1",
+      "  sleep 0.2",
+      "  lb_lock",
+      "done",
+      "read_stat hide weight",
+      "printf 'was=%s\\nweight=%s\\ntoken=%s\\n' \"$was\" \"$value\" \"$token\" > \"$marker.tmp\" && mv -f -- \"$marker.tmp\" \"$marker\" ||",
+      '  fail hide "cannot write $marker (disk full?); nothing was hidden"',
+      'if [ "$lease" -gt 0 ]; then setsid -f sh -c "$guard" </dev/null >/dev/null 2>&1; fi',
+      "set_state hide maint",
+      "flock -u 8",
+      'say hide "$backend/$server set to maint ($others other server(s) in rotation)"',
+      ...WAIT_NO_SESSIONS,
+    ],
+  );
+}
+
+/**
+ * Put back to `was`. `checked`: the host passed its check in this very cycle, so the server is
+ * marked healthy at once instead of after `rise` more checks (HAProxy's checks go on and take it
+ * out again if it fails them); otherwise readmit_unchecked. The marker goes first, under the LB
+ * lock, so the guard stands down.
+ */
+export function putBackServer(w: HaproxyWait & { was: "ready" | "drain"; checked: boolean }): string {
+  return haproxyScript(
+    w,
+    { ...waitVars(w), step: "ready", was: w.was, checked: w.checked ? 1 : 0 },
+    [
+      MARKERS_SH,
+      "lb_lock",
+      '_weight=$(marker_field weight)',
+      'rm -f -- "$marker"',
+      'if [ "$checked" = 1 ]; then',
+      '  set_state ready "$was"',
+      "  set_health ready up",
+      '  case $_weight in ""|*[!0-9]*) ;; *) hap "set weight $backend/$server $_weight" >/dev/null ;; esac',
+      "else",
+      '  case $_weight in ""|*[!0-9]*) read_stat ready weight; _weight=$value ;; esac',
+      '  readmit_unchecked "$was" "$_weight"',
+      "fi",
+      "flock -u 8",
+      'say ready "$backend/$server set to $was$([ "$checked" = 1 ] && echo \' (checked)\')"',
+      'if [ "$was" = ready ]; then',
+      ...WAIT_UP.map((l) => `  ${l}`),
+      "fi",
+    ],
+    [READMIT_SH],
+  );
 }

@@ -3,7 +3,7 @@
 export * from "./quote";
 export { layout, type Layout } from "./layout";
 export * from "./lock";
-export * from "./host-cycle";
+export * from "./host-job";
 export * from "./release";
 export * from "./activate";
 export * from "./migrate";

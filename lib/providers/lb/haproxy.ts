@@ -1,6 +1,6 @@
 // HAProxy as a load-balancer membership backend, over its runtime API on the LB host. The
-// runner drains the host's server, waits for its sessions to end, sets it to maint (hide),
-// and later sets it ready and waits for the health checks to say UP (unhide).
+// runner sets the host's server to maint and waits for its sessions to end (hide), and later
+// puts it back to the state it had (see lib/runner/membership/index.ts for the rules).
 import { Host, hostContextOf } from "../../components/host";
 import { LoadBalancerMembership } from "../../components/load-balancer";
 
@@ -17,6 +17,8 @@ export interface HaproxyMembershipArgs {
   drainSeconds?: number;
   /** Longest wait for the health checks to report the server UP again. */
   upSeconds?: number;
+  /** Longest wait, before a hide, for enough other servers to be UP (minInRotation; default 120). */
+  rotationWaitSeconds?: number;
 }
 
 export function haproxyMembership(a: HaproxyMembershipArgs): LoadBalancerMembership {
@@ -30,6 +32,7 @@ export function haproxyMembership(a: HaproxyMembershipArgs): LoadBalancerMembers
       backend: a.backend,
       drainSeconds: a.drainSeconds ?? 30,
       upSeconds: a.upSeconds ?? 30,
+      rotationWaitSeconds: a.rotationWaitSeconds ?? 120,
     })),
   };
 }

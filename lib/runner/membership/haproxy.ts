@@ -1,21 +1,53 @@
 // HAProxy membership: over its runtime API on the LB host, through the pooled SSH connection.
-// Hide = maint, wait for the sessions in flight to end; unhide = ready, wait for UP.
-import type { Membership } from ".";
+// The scripts (lib/scripts/haproxy.ts) keep the markers, the LB lock and the guard on that host.
+import { randomBytes } from "node:crypto";
+import type { Membership, Rotation } from ".";
 import { HaproxyContext, HostContext } from "../context";
 import { SshPool } from "../ssh-pool";
-import { hideServer, serverState, unhideServer } from "../../scripts/haproxy";
+import { hideGuarded, putBackServer, readRotation } from "../../scripts/haproxy";
+
+/** Room beyond a script's own bounded waits for the SSH round trips around them. */
+const MARGIN_SECONDS = 30;
 
 export function haproxyMembership(lb: HaproxyContext, pool: SshPool): Membership {
   const target = (h: HostContext) => ({ socket: lb.adminSocket, backend: lb.backend, server: h.name, host: h.name });
-  const run = async (what: string, h: HostContext, script: string) => {
-    const r = await pool.run(lb.host.ssh, script);
-    if (r.code !== 0) throw new Error(`${what} ${h.name} on the load balancer (${lb.host.name}) failed: ${r.stderr.trim() || `exit ${r.code}`}`);
+  const run = async (what: string, h: HostContext, script: string, limitSeconds: number) => {
+    const r = await pool.run(lb.host.ssh, script, { limitSeconds });
+    if (r.code !== 0) {
+      const why = r.stderr.trim() || r.abnormal || `exit ${r.code}`;
+      throw new Error(`${what} ${h.name} on the load balancer (${lb.host.name}) failed: ${why}`);
+    }
     return r.stdout;
   };
   return {
     fronts: (h) => h.roles.includes(lb.role),
-    hide: async (h) => void (await run("hiding", h, hideServer({ ...target(h), timeoutSeconds: lb.drainSeconds }))),
-    unhide: async (h) => void (await run("putting back", h, unhideServer({ ...target(h), timeoutSeconds: lb.upSeconds, checked: true }))),
-    inRotation: async (h) => (await run("reading the state of", h, serverState(target(h)))).trim() === "UP",
+    async rotation(h): Promise<Rotation> {
+      const out = await run("reading the state of", h, readRotation(target(h)), MARGIN_SECONDS);
+      const field = (name: string) => new RegExp(`^${name}=(.*)$`, "m").exec(out)?.[1] ?? "";
+      const status = field("status");
+      const marker = field("marker");
+      if (status.startsWith("MAINT")) {
+        if (marker === "ready" || marker === "drain") return { kind: "cutover-hidden", was: marker };
+        return { kind: "operator-out", detail: `${lb.backend}/${h.name} is ${status} in HAProxy, set by someone other than Cutover` };
+      }
+      return { kind: "in", admin: status.startsWith("DRAIN") ? "drain" : "ready" };
+    },
+    async hide(h, o) {
+      const script = hideGuarded({
+        ...target(h),
+        timeoutSeconds: lb.drainSeconds,
+        was: o.was,
+        minInRotation: o.minInRotation,
+        rotationWaitSeconds: lb.rotationWaitSeconds,
+        // The guard starts before the drain wait: the lease covers it too.
+        leaseSeconds: o.leaseSeconds > 0 ? o.leaseSeconds + lb.drainSeconds : 0,
+        token: randomBytes(6).toString("hex"),
+      });
+      await run("hiding", h, script, lb.rotationWaitSeconds + lb.drainSeconds + MARGIN_SECONDS);
+    },
+    async putBack(h, o) {
+      const script = putBackServer({ ...target(h), timeoutSeconds: lb.upSeconds, was: o.was, checked: o.checked });
+      await run("putting back", h, script, lb.upSeconds + 60 + MARGIN_SECONDS);
+    },
   };
 }

@@ -1,0 +1,230 @@
+/**
+ * A host's cycle, decided here and only here: the order of probe, hide, the durable job on the
+ * host, put-back, the stability watch and prune, and what each outcome means for rotation.
+ *
+ *   probe ─ already on the target and passing its check ─► (put back if an earlier attempt
+ *     │                                                      left it hidden) unchanged
+ *     ├─ a job of an earlier attempt still running ─► attach to it, probe again
+ *     ▼
+ *   read the balancer's state of the host (operator's MAINT: no hide, no put-back)
+ *   hide (minInRotation, marker, lease guard) ─► start the job ─► attach (re-attach through
+ *   reconnects) ─► outcome:
+ *     ok        put back, checked ─► stable for stableSeconds? ─► prune ─► switched
+ *                                       └─ no: hide, restore job, put back ─► failed
+ *     restored  put back, checked (its previous release passed in this cycle) ─► failed
+ *     broken / failed / unknown   left out of rotation (the lease guard readmits it unchecked
+ *               if nobody does: HAProxy's own checks decide) ─► failed
+ *
+ * A host goes back into rotation only when its outcome is known good, and only to the state it
+ * had; the host's side never depends on this process staying alive (see scripts/host-job.ts).
+ */
+import { DeployContext, HostContext } from "./context";
+import { Phase } from "./events";
+import { Membership, PriorState } from "./membership";
+import { JobOutcome } from "../scripts/host-job";
+
+/** A step that did not achieve its purpose; the message says what happened and what to do. */
+export class StepFailure extends Error {}
+
+/** The host-side operations of a cycle (over SSH in host-ops.ts; faked in unit tests). */
+export interface HostOps {
+  probe(h: HostContext): Promise<import("../scripts/host-job").CycleProbe>;
+  /** Starts a durable job; resolves with its id once it holds the host lock. */
+  start(h: HostContext, kind: "switch" | "restore"): Promise<string>;
+  /** The job's outcome, waiting (bounded) through dropped connections; undefined: unknown. */
+  attach(h: HostContext, jobId: string): Promise<{ outcome?: JobOutcome; log: string; why?: string }>;
+  /** Whether the host kept passing its check for stableSeconds. */
+  watch(h: HostContext): Promise<{ ok: true } | { ok: false; reason: string }>;
+  prune(h: HostContext): Promise<void>;
+  /** The longest a job on this host can run (its commands' limits added up). */
+  jobLimitSeconds(h: HostContext): number;
+}
+
+/**
+ * How long after a hide the balancer side readmits a host nobody put back (the agent died):
+ * the job's own bound plus room, so the guard never readmits a host whose job still runs.
+ */
+export const leaseSeconds = (ops: HostOps, h: HostContext) => ops.jobLimitSeconds(h) + 30;
+
+export interface CycleEnv {
+  ctx: DeployContext;
+  ops: HostOps;
+  membership?: Membership;
+  log(stream: "stdout" | "stderr", text: string): void;
+  phase(host: string, phase: Phase, detail?: string): void;
+  /** The caller asked to stop (Ctrl-C): finish what is safe, start nothing new. */
+  cancelled(): boolean;
+  /** Runs `work` once per deploy registration for `key`; later callers share its result. */
+  once<T>(key: string, work: () => Promise<T>): Promise<T>;
+}
+
+export type HostResult =
+  | { kind: "unchanged"; note?: string }
+  | { kind: "switched"; note?: string }
+  | { kind: "failed"; why: string; outcome?: JobOutcome | { result: "unstable"; reason: string }; inRotation: boolean; note?: string };
+
+/** One host to the target release (`switch`) or back to its previous one (`restore`). */
+export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | "restore"): Promise<HostResult> {
+  const { ctx, ops } = env;
+  const lb = env.membership?.fronts(h) ? env.membership : undefined;
+  env.phase(h.name, "lock");
+  let probe = await ops.probe(h);
+  if (probe.state === "running") {
+    env.log("stderr", `cutover[${h.name}] cycle: a job of an earlier attempt (${probe.jobId}) is still running; waiting for it\n`);
+    await ops.attach(h, probe.jobId);
+    probe = await ops.probe(h);
+  }
+  if (probe.state === "unprepared") {
+    return { kind: "failed", why: `release ${ctx.release.id} is not prepared on this host; run \`pulumi up\` so its prepare step runs first`, inRotation: true };
+  }
+  if (probe.state === "running") return { kind: "failed", why: `a job of an earlier attempt (${probe.jobId}) is still running on the host`, inRotation: true };
+  const rotation = lb ? await lb.rotation(h) : undefined;
+  if (kind === "restore" && !(probe.state === "current" || (probe.state === "switch" && probe.was === ctx.release.id))) {
+    return { kind: "unchanged" }; // never reached the target: nothing to switch back
+  }
+  if (kind === "switch" && probe.state === "current") {
+    if (lb && rotation?.kind === "cutover-hidden") {
+      // An earlier attempt hid it and never put it back; it passes its check right now.
+      env.phase(h.name, "unhide", "left out of rotation by an earlier attempt");
+      await lb.putBack(h, { was: rotation.was, checked: true });
+      env.phase(h.name, "in-rotation");
+    }
+    env.phase(h.name, "unchanged", `already on ${ctx.release.id}`);
+    return { kind: "unchanged" };
+  }
+  const note = rotation?.kind === "operator-out" ? `${rotation.detail}: left as found` : undefined;
+  if (note) env.phase(h.name, "left-as-found", note);
+  const was: PriorState = rotation?.kind === "in" ? rotation.admin : rotation?.kind === "cutover-hidden" ? rotation.was : "ready";
+  const hides = lb !== undefined && rotation?.kind !== "operator-out";
+  const hide = async () => {
+    if (!lb || !hides) return;
+    env.phase(h.name, "hide");
+    await lb.hide(h, { was, minInRotation: ctx.minInRotation, leaseSeconds: leaseSeconds(ops, h) });
+    env.phase(h.name, "hidden");
+  };
+  const putBack = async () => {
+    if (!lb || !hides) return;
+    env.phase(h.name, "unhide");
+    await lb.putBack(h, { was, checked: true });
+    env.phase(h.name, "in-rotation");
+  };
+
+  if (rotation?.kind !== "cutover-hidden") await hide();
+  if (env.cancelled()) {
+    // Nothing changed on the host: back as it was, the balancer's checks deciding.
+    if (lb && hides) await lb.putBack(h, { was, checked: false });
+    if (hides) env.phase(h.name, "in-rotation");
+    return { kind: "failed", why: "the deploy was cancelled before this host switched", inRotation: true, note };
+  }
+  env.phase(h.name, "switch");
+  let jobId: string;
+  try {
+    jobId = await ops.start(h, kind);
+  } catch (e) {
+    // The job never started (the lock is held, the host refused): nothing changed.
+    if (lb && hides) await lb.putBack(h, { was, checked: false });
+    if (hides) env.phase(h.name, "in-rotation");
+    return { kind: "failed", why: (e as Error).message, inRotation: true, note };
+  }
+  const { outcome, log, why } = await ops.attach(h, jobId);
+  if (log) env.log("stdout", log.endsWith("\n") ? log : `${log}\n`);
+  if (!outcome) {
+    return { kind: "failed", why: why ?? "the outcome of the host's job is unknown", inRotation: !hides, note };
+  }
+  if (outcome.result === "broken" || outcome.result === "failed") {
+    return { kind: "failed", why: outcome.reason, outcome, inRotation: !hides, note };
+  }
+  if (outcome.result === "restored") {
+    env.phase(h.name, "restored", outcome.reason);
+    await putBack();
+    return { kind: "failed", why: outcome.reason, outcome, inRotation: true, note };
+  }
+  env.phase(h.name, "switched");
+  await putBack();
+  if (kind === "switch" && ctx.stableSeconds > 0) {
+    env.phase(h.name, "stable-watch", `${ctx.stableSeconds} s`);
+    const stable = await ops.watch(h);
+    if (!stable.ok) {
+      env.phase(h.name, "unstable", stable.reason);
+      const back = await restoreAfterUnstable(env, h, hide, putBack);
+      return { kind: "failed", why: stable.reason, outcome: { result: "unstable", reason: stable.reason }, inRotation: back, note };
+    }
+    env.phase(h.name, "stable");
+  }
+  await ops.prune(h).catch((e: Error) => env.log("stderr", `cutover[${h.name}] prune: warning: ${e.message}; old releases stay until the next deploy\n`));
+  return { kind: "switched", note };
+}
+
+/** A release that died after its check: hidden again, back to the previous release. */
+async function restoreAfterUnstable(env: CycleEnv, h: HostContext, hide: () => Promise<void>, putBack: () => Promise<void>): Promise<boolean> {
+  await hide();
+  const jobId = await env.ops.start(h, "restore");
+  const { outcome, log } = await env.ops.attach(h, jobId);
+  if (log) env.log("stdout", log.endsWith("\n") ? log : `${log}\n`);
+  if (outcome?.result !== "ok") return false;
+  env.phase(h.name, "restored", "went back to its previous release after it stopped passing its check");
+  await putBack();
+  return true;
+}
+
+function batchOf(ctx: DeployContext, host: string): number {
+  return ctx.batches.find((b) => b.hosts.includes(host))?.index ?? 0;
+}
+
+const hostOf = (ctx: DeployContext, name: string) => {
+  const h = ctx.hosts.find((x) => x.name === name);
+  if (!h) throw new Error(`host ${name} is not part of deploy ${ctx.key}`);
+  return h;
+};
+
+/**
+ * The cycle step of one host. With restoreCycled, the hosts of earlier batches go forward first
+ * (an earlier attempt switched them back), and a failure switches them back again. Several
+ * hosts of one batch share those peer cycles (`once`), so two never contend for a peer's lock.
+ */
+export async function cycle(env: CycleEnv, hostName: string): Promise<string[]> {
+  const { ctx } = env;
+  const h = hostOf(ctx, hostName);
+  const batch = batchOf(ctx, h.name);
+  const earlier = ctx.batches.filter((b) => b.index < batch).flatMap((b) => b.hosts).map((n) => hostOf(ctx, n));
+  if (ctx.restoreCycled) {
+    for (const peer of earlier) {
+      const r = await env.once(`forward|${peer.name}`, () => cycleHost(env, peer, "switch"));
+      if (r.kind === "failed") throw failure(env, peer, r, []);
+    }
+  }
+  const r = await cycleHost(env, h, "switch");
+  if (r.kind !== "failed") return r.note ? [r.note] : [];
+  const restoredPeers: string[] = [];
+  const healthyAfter = r.outcome?.result === "restored" || r.outcome?.result === "unstable";
+  if (ctx.restoreCycled && healthyAfter) {
+    for (const peer of [...earlier].reverse()) {
+      const back = await env.once(`restore|${peer.name}`, () => cycleHost(env, peer, "restore"));
+      if (back.kind === "switched") restoredPeers.push(peer.name);
+      else if (back.kind === "failed") env.log("stderr", `cutover[${peer.name}] restore: ${back.why}\n`);
+    }
+  }
+  throw failure(env, h, r, restoredPeers);
+}
+
+function failure(env: CycleEnv, h: HostContext, r: Extract<HostResult, { kind: "failed" }>, restoredPeers: string[]): StepFailure {
+  const { ctx } = env;
+  env.phase(h.name, "failed", r.why);
+  const o = r.outcome;
+  const where = `cutover: ${h.name} (batch ${batchOf(ctx, h.name)}) did not switch to ${ctx.release.id}: ${r.why}.`;
+  const fronted = env.membership?.fronts(h) ?? false;
+  const rotation = !fronted ? "" : r.inRotation ? " and in rotation" : "";
+  const state =
+    o?.result === "restored"
+      ? ` ${h.name} is back on its previous release ${o.previous}${rotation}; hosts after it were not switched.`
+      : o?.result === "unstable"
+        ? ` ${h.name} was switched back to its previous release${r.inRotation ? rotation : ", and is left out of rotation: look at the host"}; hosts after it were not switched.`
+        : o?.result === "broken"
+          ? ` ${h.name} could not be brought back to a working release${fronted ? " and is left out of rotation" : ""}: look at the host.`
+          : !r.inRotation && fronted
+            ? ` ${h.name} is left out of rotation until its state is known: the load balancer readmits it on its own within ${leaseSeconds(env.ops, h)} s of its hide (its health checks deciding), or the next \`pulumi up\` puts it back once it passes its check.`
+            : ` Nothing was switched on ${h.name}.`;
+  const peers = restoredPeers.length ? ` Switched back too (restoreCycled): ${restoredPeers.join(", ")}.` : "";
+  const kept = r.note ? ` (${r.note}.)` : "";
+  return new StepFailure(`${where}${state}${peers}${kept} Fix the cause and run \`pulumi up\` again: it retries from ${h.name}.`);
+}

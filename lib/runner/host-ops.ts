@@ -1,0 +1,121 @@
+/**
+ * The host-side operations of a cycle (cycle.ts's HostOps) over the pooled SSH connection:
+ * each is one bounded remote command built by lib/scripts/host-job.ts. Attaching to a job
+ * survives a dropped connection: the job runs on without it, so the runner dials again and
+ * asks again until the job's own bound has passed.
+ */
+import { randomBytes } from "node:crypto";
+import { DeployContext, HostContext, checkFor } from "./context";
+import { HostOps } from "./cycle";
+import { SshPool } from "./ssh-pool";
+import { pruneReleases } from "../scripts/prune";
+import {
+  CycleHostArgs,
+  HostCheck,
+  attachJob,
+  jobLimitSeconds,
+  parseAttach,
+  parseCycleProbe,
+  parseStable,
+  probeCycle,
+  startJob,
+  watchStable,
+} from "../scripts/host-job";
+
+/** One attach waits at most this long on the host before asking again (keeps channels short). */
+const ATTACH_WAIT_SECONDS = 20;
+/** Room for the SSH round trip around a command's own bounded work. */
+const MARGIN_SECONDS = 30;
+
+export function hostCheck(ctx: DeployContext, h: HostContext): HostCheck {
+  const c = checkFor(ctx, h);
+  if (c.kind === "http") return { kind: "http", url: `http://${h.app.address}:${h.app.port}${c.path}`, deadlineSeconds: c.deadlineSeconds };
+  return c;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const lastLines = (text: string, n = 3) => text.trim().split("\n").slice(-n).join(" ");
+
+export function sshHostOps(
+  ctx: DeployContext,
+  pool: SshPool,
+  log: (stream: "stdout" | "stderr", text: string) => void,
+  redeploy?: string,
+): HostOps {
+  const t = ctx.timeouts;
+  const limits = { restart: t.restart, alive: t.alive, checkCommand: t.checkCommand };
+  const args = (h: HostContext): CycleHostArgs => ({
+    root: h.root,
+    host: h.name,
+    releaseId: ctx.release.id,
+    restartCommand: h.restartCommand,
+    aliveCommand: h.aliveCommand,
+    check: hostCheck(ctx, h),
+    limits,
+    redeploy,
+  });
+  const jobLimit = (h: HostContext) => jobLimitSeconds(hostCheck(ctx, h), limits);
+
+  /** A read-only command: run again once when the connection dropped under it. */
+  async function readOnly(h: HostContext, step: string, script: string, limitSeconds: number): Promise<string> {
+    let r = await pool.run(h.ssh, script, { limitSeconds });
+    if (r.abnormal) {
+      log("stderr", `cutover[${h.name}] ${step}: ${r.abnormal}; trying once more\n`);
+      r = await pool.run(h.ssh, script, { limitSeconds });
+    }
+    if (r.code !== 0) throw new Error(`${step} on ${h.name} failed: ${lastLines(r.stderr) || r.abnormal || `exit ${r.code}`}`);
+    return r.stdout;
+  }
+
+  return {
+    jobLimitSeconds: jobLimit,
+    async probe(h) {
+      const quick = hostCheck(ctx, h).kind === "command" ? t.checkCommand : 2;
+      const out = await readOnly(h, "probe", probeCycle(args(h)), quick + t.alive + MARGIN_SECONDS);
+      const p = parseCycleProbe(out);
+      if (!p) throw new Error(`probe on ${h.name} answered nothing Cutover can read: ${lastLines(out)}`);
+      return p;
+    },
+    async start(h, kind) {
+      const jobId = `${Date.now()}-${kind}-${randomBytes(3).toString("hex")}`;
+      const script = startJob({ ...args(h), kind, jobId, by: ctx.deployer, lock: { owner: ctx.deployer, stack: ctx.stack } });
+      const r = await pool.run(h.ssh, script, { limitSeconds: MARGIN_SECONDS });
+      // A dropped connection may have started the job all the same: attach tells.
+      if (r.abnormal) return jobId;
+      if (r.code !== 0) throw new Error(lastLines(r.stderr, 2) || `starting the ${kind} job exited with ${r.code}`);
+      return jobId;
+    },
+    async attach(h, jobId) {
+      const deadline = Date.now() + (jobLimit(h) + MARGIN_SECONDS) * 1000;
+      let lastProblem = "";
+      while (Date.now() < deadline) {
+        const wait = Math.max(1, Math.min(ATTACH_WAIT_SECONDS, Math.ceil((deadline - Date.now()) / 1000)));
+        const r = await pool.run(h.ssh, attachJob({ root: h.root, host: h.name, jobId, waitSeconds: wait }), { limitSeconds: wait + MARGIN_SECONDS }).catch(
+          (e: Error) => ({ code: 255, stdout: "", stderr: "", abnormal: e.message }),
+        );
+        const reply = r.code === 0 ? parseAttach(r.stdout) : undefined;
+        if (reply?.state === "done") return { outcome: reply.outcome, log: reply.log };
+        if (reply?.state === "never") return { outcome: { result: "failed", reason: `the ${jobId} job never started: ${lastLines(reply.log)}` }, log: reply.log };
+        if (reply?.state === "gone") {
+          return { log: reply.log, why: `the host's job ${jobId} ended without an outcome (killed on the host?); last output: ${lastLines(reply.log)}` };
+        }
+        if (reply?.state === "running") continue;
+        // The connection dropped (or the command failed): the job goes on; dial again.
+        const problem = r.abnormal ?? (lastLines(r.stderr) || `exit ${r.code}`);
+        if (problem !== lastProblem) log("stderr", `cutover[${h.name}] cycle: lost touch with the host's job (${problem}); reconnecting\n`);
+        lastProblem = problem;
+        await sleep(1000);
+      }
+      return { log: "", why: `no outcome from the host's job ${jobId} within its limit of ${jobLimit(h)} s (+${MARGIN_SECONDS} s)${lastProblem ? `; last problem: ${lastProblem}` : ""}` };
+    },
+    async watch(h) {
+      const out = await readOnly(h, "stability watch", watchStable({ ...args(h), stableSeconds: ctx.stableSeconds }), ctx.stableSeconds + t.alive + MARGIN_SECONDS);
+      return parseStable(out) ?? { ok: false, reason: `the stability watch answered nothing Cutover can read: ${lastLines(out)}` };
+    },
+    async prune(h) {
+      const script = pruneReleases({ root: h.root, keep: ctx.keepReleases, host: h.name, lock: { owner: ctx.deployer, stack: ctx.stack, root: h.root, release: ctx.release.id, step: "prune" } });
+      const r = await pool.run(h.ssh, script, { limitSeconds: 120 });
+      if (r.code !== 0) throw new Error(lastLines(r.stderr) || r.abnormal || `exit ${r.code}`);
+    },
+  };
+}
