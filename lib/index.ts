@@ -8,7 +8,9 @@ export {
   PrepareSpec,
   SmokeSpec,
   RoleCheckSpec,
+  DEFAULT_TIMEOUTS,
 } from "./components/deployment";
+export type { CommandTimeouts } from "./runner/context";
 export { ReleaseDirectory } from "./components/release-directory";
 export { HostCycle } from "./components/host-cycle";
 export { LoadBalancerMembership } from "./components/load-balancer";

@@ -1,7 +1,7 @@
 // The `cutover:app` config block: what to deploy and how. Read only by stacks/index.ts.
 import * as os from "node:os";
 import * as path from "node:path";
-import { MigrationSpec, PrepareSpec, RoleCheckSpec, SmokeSpec, plan } from "../lib";
+import { CommandTimeouts, MigrationSpec, PrepareSpec, RoleCheckSpec, SmokeSpec, plan } from "../lib";
 
 export interface AppConfig {
   /** App directory, relative to the project (or absolute). */
@@ -27,7 +27,13 @@ export interface AppConfig {
     restoreCycled?: boolean;
     /** false: switch hosts in place without hiding them (to measure what hiding saves). */
     hideFromLoadBalancer?: boolean;
+    /** Seconds a host must keep passing its check back in rotation before the next batch (default 5). */
+    stableSeconds?: number;
+    /** Fewest servers of the backend kept in rotation while one is hidden. */
+    minInRotation?: number;
   };
+  /** Time limits of commands on the hosts, in seconds: restart, alive, checkCommand, install, … */
+  timeouts?: Partial<CommandTimeouts>;
 }
 
 export const projectDir = path.resolve(__dirname, "..", "..");

@@ -27,6 +27,8 @@ interface FleetConfig {
   hosts: LocalFleetHostSpec[];
   /** Extra environment for the app on every host (e.g. START_DELAY_MS to model a slow boot). */
   appEnvironment?: Record<string, string>;
+  /** Every sshd keeps OpenSSH's stock MaxStartups/MaxSessions, as on a real server. */
+  stockSshdLimits?: boolean;
 }
 
 const config = new pulumi.Config("cutover");
@@ -173,6 +175,9 @@ const deployment = target.then((fleet) =>
         smoke: app.rollout?.smoke ?? { path: "/healthz" },
         checks: app.rollout?.checks,
         restoreCycled: app.rollout?.restoreCycled,
+        stableSeconds: app.rollout?.stableSeconds,
+        minInRotation: app.rollout?.minInRotation,
+        timeouts: app.timeouts,
       })
     : undefined,
 );

@@ -11,6 +11,8 @@ export interface SshdConfigArgs {
   allowUser: string;
   /** Only the gateway forwards connections (to the fleet's hosts, nowhere else). */
   gateway: boolean;
+  /** OpenSSH's stock MaxStartups 10:30:100 and MaxSessions 10, as on a real server. */
+  stockLimits?: boolean;
 }
 
 function directiveValue(name: string, value: string | number): string {
@@ -40,9 +42,10 @@ export function renderSshdConfig(a: SshdConfigArgs): string {
     "X11Forwarding no",
     "PrintMotd no",
     "PermitUserEnvironment no",
-    // Cutover runs many short commands in parallel; the defaults (10:30:100) drop some.
-    "MaxStartups 64:30:128",
-    "MaxSessions 32",
+    // Raised by default so tests of other things never meet them; `stockLimits` keeps
+    // OpenSSH's defaults, for the tests that must behave as on a real server.
+    a.stockLimits ? "MaxStartups 10:30:100" : "MaxStartups 64:30:128",
+    a.stockLimits ? "MaxSessions 10" : "MaxSessions 32",
     // VERBOSE on the gateway logs each forwarded channel, which is how a test proves the
     // fleet's hosts are reached through it.
     `LogLevel ${a.gateway ? "DEBUG1" : "VERBOSE"}`,

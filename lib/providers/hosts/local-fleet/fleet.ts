@@ -40,6 +40,8 @@ export interface LocalFleetArgs {
   appUser?: string;
   /** The app each host runs under supervisord. */
   service: AppServiceSpec;
+  /** Every sshd of the fleet keeps OpenSSH's stock MaxStartups/MaxSessions (real-server behaviour). */
+  stockSshdLimits?: boolean;
 }
 
 export interface LocalLoadBalancer {
@@ -115,6 +117,7 @@ export class LocalFleet extends pulumi.ComponentResource {
         pidFile: m.sshdPid,
         allowUser: spec.deployUser,
         gateway,
+        stockLimits: args.stockSshdLimits ?? false,
       });
     const machineOpts = { parent: this, dependsOn: [base] };
 
