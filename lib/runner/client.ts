@@ -15,13 +15,29 @@ function tryConnect(socketPath: string): Promise<net.Socket | undefined> {
   });
 }
 
+/**
+ * The variables the agent keeps from the environment that starts it: an allowlist, so the
+ * caller's other secrets (GITHUB_TOKEN, PULUMI_ACCESS_TOKEN, PULUMI_CONFIG_PASSPHRASE, …) never
+ * reach a process that lives on after the `up`.
+ * - the basics: PATH, HOME (also where ~/.aws is), USER, locale, temp and runtime dirs, CUTOVER_*;
+ * - AWS_*: the AWS SDK's own namespace, read by the target-group membership (credentials and
+ *   session token, region, profile, config and credentials file paths, AWS_ENDPOINT_URL and
+ *   AWS_ENDPOINT_URL_<SERVICE>, AWS_CA_BUNDLE, web identity and container credentials, retries);
+ * - NODE_EXTRA_CA_CERTS: read by Node only at start, for a private CA in front of AWS;
+ * - the proxy variables, either case.
+ */
+const AGENT_ENV =
+  /^(PATH|HOME|USER|LANG|LC_ALL|TMPDIR|XDG_RUNTIME_DIR|XDG_CACHE_HOME|CUTOVER_[A-Z0-9_]+|AWS_[A-Z0-9_]+|NODE_EXTRA_CA_CERTS|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy)$/;
+
+export function agentEnvironment(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => AGENT_ENV.test(e[0]) && e[1] !== undefined));
+}
+
 function startAgent(): void {
-  // Only what the agent needs from this environment: never the caller's secrets.
-  const keep = Object.entries(process.env).filter(([k]) => /^(PATH|HOME|USER|LANG|LC_ALL|TMPDIR|XDG_RUNTIME_DIR|XDG_CACHE_HOME|CUTOVER_[A-Z_]+)$/.test(k));
   const child = spawn(process.execPath, [path.join(__dirname, "agent-main.js")], {
     detached: true,
     stdio: "ignore",
-    env: Object.fromEntries(keep),
+    env: agentEnvironment(),
     cwd: "/",
   });
   child.unref();
@@ -64,7 +80,12 @@ export function request(
       } else onReply(reply);
     });
     socket.once("close", () => {
-      if (!finished) reject(new Error("cutover: the deploy agent went away before the step finished; run `pulumi up` again"));
+      if (!finished) reject(
+          new Error(
+            "cutover: the deploy agent went away before the step finished. The host's own job finishes (or restores) on its own; " +
+              "a host it had taken out of the load balancer is put back by the balancer-side guard when its lease ends, or at once by the next `pulumi up`: run `pulumi up` again",
+          ),
+        );
     });
     send(socket, req);
   });
