@@ -321,7 +321,7 @@ describe("the membership against the local ELBv2 Query-API server, from the agen
     const draining = await membership(lbOf(web), [{ op: "rotation", host: "web3" }]);
     server.deregister(web, "i-0ccc", 8080, 0); // and gone
     const gone = await membership(lbOf(web), [{ op: "rotation", host: "web3" }]);
-    const detail = (state: string) => `web3 (target i-0ccc:8080, state ${state}) is not registered in prod-web (deregistered by someone else): left as found`;
+    const detail = (state: string) => `web3 (target i-0ccc:8080, state ${state}) is not registered in prod-web (deregistered by someone else)`;
     expect([...draining.outcomes, ...gone.outcomes].map(ok)).toEqual([
       { kind: "operator-out", detail: detail("draining") },
       { kind: "operator-out", detail: detail("unused") },

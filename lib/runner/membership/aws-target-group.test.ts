@@ -105,7 +105,7 @@ describe("AWS target-group membership: rotation", () => {
     elb.on(DescribeTagsCommand).resolves(tagsOf({ [markerKey({ id: "i-0bbb", port: 8080 })]: "ready x", [markerKey({ id: "i-0aaa", port: 9090 })]: "ready x" }));
     expect(await membership().rotation(web1)).toEqual({
       kind: "operator-out",
-      detail: "web1 (target i-0aaa:8080, state unused) is not registered in prod-web (deregistered by someone else): left as found",
+      detail: "web1 (target i-0aaa:8080, state unused) is not registered in prod-web (deregistered by someone else)",
     });
   });
 

@@ -178,9 +178,10 @@ export function awsTargetGroupMembership(
       const mark = await marker(h, deadline);
       if (mark !== undefined) return { kind: "cutover-hidden", was: priorOf(mark) };
       const t = targetOf(h);
+      // The cycle adds ": left as found" (cycle.ts), as for HAProxy's operator MAINT.
       return {
         kind: "operator-out",
-        detail: `${h.name} (target ${t.Id}:${t.Port}, state ${now.state}) is not registered in ${group} (deregistered by someone else): left as found`,
+        detail: `${h.name} (target ${t.Id}:${t.Port}, state ${now.state}) is not registered in ${group} (deregistered by someone else)`,
       };
     },
 
