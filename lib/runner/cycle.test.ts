@@ -389,3 +389,51 @@ describe("restoreCycled, two hosts per batch", () => {
     expect(f.calls.some((c) => c.includes("web1"))).toBe(false);
   });
 });
+
+// Each of these fails against cycle.ts as it stands: a defect reported to the lead, kept red
+// until the code is fixed (see the commit that added them).
+describe("defects found", () => {
+  it("a host an earlier attempt left hidden gets a fresh lease before its new job starts", async () => {
+    // The earlier hide's guard readmits the host, unchecked, once that hide's lease ends; a new
+    // job started under it (an immediate re-run after a broken or unknown outcome) can be
+    // readmitted mid-restart. leaseSeconds says "the guard never readmits a host whose job
+    // still runs": that holds only when the job's lease starts before the job does.
+    const f = fleet();
+    f.lb.set("web1", { kind: "cutover-hidden", was: "ready" });
+    await cycle(f.env, "web1");
+    expect(f.lb.hides).toEqual([{ host: "web1", options: { was: "ready", minInRotation: 1, leaseSeconds: LIMIT + 30 } }]);
+    expect(before(f.calls, "hide web1", "start web1 switch")).toBe(true);
+  });
+
+  it("a host an operator took out, whose job restored its previous release, is not said to be in rotation", async () => {
+    const f = fleet();
+    const detail = "web/web1 is MAINT in HAProxy, set by someone other than Cutover";
+    f.lb.set("web1", { kind: "operator-out", detail });
+    f.ops.host("web1").attaches.push({ outcome: { result: "restored", previous: PREVIOUS, reason: "smoke test failed" }, log: "" });
+    const message = await failureOf(cycle(f.env, "web1"));
+    expect(f.lb.state("web1")).toEqual({ kind: "operator-out", detail });
+    // Actual: "web1 is back on its previous release 1-old and in rotation; … (… left as found.)"
+    expect(message).not.toContain("in rotation;");
+  });
+
+  it("a host without a balancer whose job's outcome is unknown is not said to have had nothing switched", async () => {
+    const f = fleet([["web1"]], {}, { lb: false });
+    f.ops.host("web1").attaches.push({ log: "", why: "the host's job job-1 ended without an outcome (killed on the host?)" });
+    const message = await failureOf(cycle(f.env, "web1"));
+    // Actual: "… ended without an outcome (killed on the host?). Nothing was switched on web1. …"
+    expect(message).not.toContain("Nothing was switched");
+  });
+
+  it("a restore job that cannot start after a failed stability watch fails the step saying the host is left out of rotation", async () => {
+    const f = fleet([["web1"]], { stableSeconds: 30 });
+    const s = f.ops.host("web1");
+    s.watches.push({ ok: false, reason: "release 2-new stopped after 12 s" });
+    s.starts.push(undefined, new Error("the host is locked by alice (stack staging, cycle) since 12:00"));
+    // Actual: the start's Error escapes cycleHost, so the agent reports "cycle failed: … (is
+    // web1 up and reachable over SSH?)" with no word of the hidden host on a release that failed.
+    const message = await failureOf(cycle(f.env, "web1"));
+    expect(f.lb.state("web1")).toEqual({ kind: "cutover-hidden", was: "ready" });
+    expect(message).toContain("web1 (batch 1)");
+    expect(message).toContain("left out of rotation");
+  });
+});
