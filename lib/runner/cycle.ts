@@ -68,7 +68,9 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
   const { ctx, ops } = env;
   const lb = env.membership?.fronts(h) ? env.membership : undefined;
   env.phase(h.name, "lock");
-  let probe = await ops.probe(h);
+  // The host and the balancer are read at once: two hosts, two round trips in parallel.
+  const [probed, rotation] = await Promise.all([ops.probe(h), lb?.rotation(h)]);
+  let probe = probed;
   if (probe.state === "running") {
     env.log("stderr", `cutover[${h.name}] cycle: a job of an earlier attempt (${probe.jobId}) is still running; waiting for it\n`);
     await ops.attach(h, probe.jobId);
@@ -78,7 +80,6 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
     return { kind: "failed", why: `release ${ctx.release.id} is not prepared on this host; run \`pulumi up\` so its prepare step runs first`, inRotation: true };
   }
   if (probe.state === "running") return { kind: "failed", why: `a job of an earlier attempt (${probe.jobId}) is still running on the host`, inRotation: true };
-  const rotation = lb ? await lb.rotation(h) : undefined;
   if (kind === "restore" && !(probe.state === "current" || (probe.state === "switch" && probe.was === ctx.release.id))) {
     return { kind: "unchanged" }; // never reached the target: nothing to switch back
   }
@@ -109,7 +110,13 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
     env.phase(h.name, "in-rotation");
   };
 
-  if (rotation?.kind !== "cutover-hidden") await hide();
+  if (rotation?.kind !== "cutover-hidden") {
+    try {
+      await hide();
+    } catch (e) {
+      return { kind: "failed", why: (e as Error).message, inRotation: true, note };
+    }
+  }
   if (env.cancelled()) {
     // Nothing changed on the host: back as it was, the balancer's checks deciding.
     if (lb && hides) await lb.putBack(h, { was, checked: false });
