@@ -229,7 +229,9 @@ function failure(env: CycleEnv, h: HostContext, r: Extract<HostResult, { kind: "
         : o?.result === "broken"
           ? ` ${h.name} could not be brought back to a working release${fronted ? " and is left out of rotation" : ""}: look at the host.`
           : !r.inRotation && fronted
-            ? ` ${h.name} is left out of rotation until its state is known: the load balancer readmits it on its own within ${leaseSeconds(env.ops, h)} s of its hide (its health checks deciding), or the next \`pulumi up\` puts it back once it passes its check.`
+            ? ` ${h.name} is left out of rotation until its state is known: ${
+                env.membership?.guarded ? `the load balancer readmits it on its own within ${leaseSeconds(env.ops, h)} s of its hide (its health checks deciding), or ` : ""
+              }the next \`pulumi up\` puts it back once it passes its check.`
             : ` Nothing was switched on ${h.name}.`;
   const peers = restoredPeers.length ? ` Switched back too (restoreCycled): ${restoredPeers.join(", ")}.` : "";
   const kept = r.note ? ` (${r.note}.)` : "";

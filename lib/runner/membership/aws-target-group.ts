@@ -169,6 +169,8 @@ export function awsTargetGroupMembership(
 
   return {
     fronts: (h) => h.roles.includes(lb.role) && lb.targets[h.name] !== undefined,
+    // No balancer-side guard exists for a target group: the next `pulumi up` finds the marker.
+    guarded: false,
 
     async rotation(h): Promise<Rotation> {
       const deadline = clock.now() + lb.upSeconds * 1000;

@@ -21,6 +21,7 @@ export function haproxyMembership(lb: HaproxyContext, pool: SshPool): Membership
   };
   return {
     fronts: (h) => h.roles.includes(lb.role),
+    guarded: true,
     async rotation(h): Promise<Rotation> {
       const out = await run("reading the state of", h, readRotation(target(h)), MARGIN_SECONDS);
       const field = (name: string) => new RegExp(`^${name}=(.*)$`, "m").exec(out)?.[1] ?? "";

@@ -45,6 +45,8 @@ export interface HideOptions {
 export interface Membership {
   /** Whether this host sits behind the balancer at all. */
   fronts(host: HostContext): boolean;
+  /** Whether a hide leaves a guard that readmits the host on its own when its lease ends. */
+  readonly guarded: boolean;
   rotation(host: HostContext): Promise<Rotation>;
   hide(host: HostContext, options: HideOptions): Promise<void>;
   /** Back to `was`; marked healthy at once only when `checked`, else the health checks decide. */
