@@ -143,10 +143,14 @@ export class FakeMembership implements Membership {
   /** Per host: errors the next hides throw, in order. */
   readonly hideErrors = new Map<string, Error[]>();
 
-  /** `fronted`: the hosts behind the balancer (default: all). */
+  /**
+   * `fronted`: the hosts behind the balancer (default: all). `guarded`: a hide leaves a guard
+   * that readmits the host when its lease ends (HAProxy), or not (an AWS target group).
+   */
   constructor(
     readonly calls: string[],
     private readonly fronted?: string[],
+    readonly guarded = true,
   ) {}
 
   /** What the balancer says of the host now (default: in rotation, ready). */
