@@ -14,7 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack, UpResult } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
+import { FleetAccess, backendStatus, descendants, fleetAccess } from "./support/fleet";
 import { LoadResult, RunningLoad, startLoad } from "../stacks/load";
 import { DeployEvent, eventLogPath } from "../lib/runner/events";
 import { sh } from "../lib/scripts/quote";
@@ -51,26 +51,6 @@ function events(): DeployEvent[] {
   return fs.readFileSync(eventLogPath(key), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as DeployEvent);
 }
 const registrations = (since = 0) => events().filter((e) => e.kind === "deploy" && e.t >= since).length;
-
-/** Pids of every process below `pid` (an sshd's sessions). */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (state === "Z") continue; // exited; a stopped parent cannot reap it
-      children.set(Number(ppid), [...(children.get(Number(ppid)) ?? []), Number(entry)]);
-    } catch {
-      /* gone */
-    }
-  }
-  const found: number[] = [];
-  const walk = (p: number) => (children.get(p) ?? []).forEach((c) => (found.push(c), walk(c)));
-  walk(pid);
-  return found;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -142,6 +142,11 @@ const hostsOf = (events: DeployEvent[], phase: string) => [
   ...new Set(events.flatMap((e) => (e.kind === "phase" && e.phase === phase ? [e.host] : []))),
 ];
 
+/** Servers an operator had taken out of the balancer: the deploy did not put them back. */
+function printLeftAsFound(events: DeployEvent[], print: (line: string) => void): void {
+  for (const e of events) if (e.kind === "phase" && e.phase === "left-as-found") print(`  left as found: ${e.host} (${e.detail ?? "out of rotation"})`);
+}
+
 export async function runUpdate(ref: StackRef, o: UpdateOptions): Promise<UpdateOutcome> {
   const { print } = o;
   const started = Date.now();
@@ -228,6 +233,7 @@ export async function runUpdate(ref: StackRef, o: UpdateOptions): Promise<Update
     const out = Object.entries(s.outOfRotationSeconds);
     if (out.length) print(`  out of rotation: ${out.map(([h, t]) => `${h} ${t.toFixed(1)} s`).join(", ")}`);
     if (resourceChanges) print(`  resources: ${Object.entries(resourceChanges).map(([k, v]) => `${v} ${k}`).join(", ")}`);
+    printLeftAsFound(events, print);
     print(`  timeline: \`cutover report ${ref.flags}\`; history: \`cutover history ${ref.flags}\``);
     await o.notifier.send(notice({ event: "success", seconds, hosts }));
     return { ok: true, release };
@@ -242,6 +248,7 @@ export async function runUpdate(ref: StackRef, o: UpdateOptions): Promise<Update
   if (hosts.switched.length || hosts.failed.length) {
     print(`  switched: ${hosts.switched.join(", ") || "none"}; failed: ${hosts.failed.join(", ") || "none"}`);
   }
+  printLeftAsFound(events, print);
   for (const line of nextSteps(failure, ref.flags)) print(line);
   await o.notifier.send(notice({ event: "failure", host: failure.host, step: failure.step, reason: failure.reason, seconds, hosts }));
   return { ok: false, release, failure };

@@ -31,8 +31,11 @@ export interface HostOps {
   probe(h: HostContext): Promise<import("../scripts/host-job").CycleProbe>;
   /** Starts a durable job; resolves with its id once it holds the host lock. */
   start(h: HostContext, kind: "switch" | "restore"): Promise<string>;
-  /** The job's outcome, waiting (bounded) through dropped connections; undefined: unknown. */
-  attach(h: HostContext, jobId: string): Promise<{ outcome?: JobOutcome; log: string; why?: string }>;
+  /**
+   * The job's outcome, waiting (bounded) through dropped connections; no outcome: unknown,
+   * unless `started` is false (the job never took the lock: nothing changed).
+   */
+  attach(h: HostContext, jobId: string): Promise<{ outcome?: JobOutcome; log: string; why?: string; started?: false }>;
   /** Whether the host kept passing its check for stableSeconds. */
   watch(h: HostContext): Promise<{ ok: true } | { ok: false; reason: string }>;
   prune(h: HostContext): Promise<void>;
@@ -124,16 +127,24 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
     return { kind: "failed", why: "the deploy was cancelled before this host switched", inRotation: true, note };
   }
   env.phase(h.name, "switch");
-  let jobId: string;
-  try {
-    jobId = await ops.start(h, kind);
-  } catch (e) {
+  // A start whose connection dropped may not have started the job: then (and only then) once
+  // more. A start the host refused (its lock is held) throws: nothing to retry.
+  const startAndAttach = async () => {
+    try {
+      return { ...(await ops.attach(h, await ops.start(h, kind))), refused: false };
+    } catch (e) {
+      return { log: "", why: (e as Error).message, started: false as const, refused: true };
+    }
+  };
+  let attached = await startAndAttach();
+  if (attached.started === false && !attached.refused) attached = await startAndAttach();
+  if (attached.started === false) {
     // The job never started (the lock is held, the host refused): nothing changed.
     if (lb && hides) await lb.putBack(h, { was, checked: false });
     if (hides) env.phase(h.name, "in-rotation");
-    return { kind: "failed", why: (e as Error).message, inRotation: true, note };
+    return { kind: "failed", why: attached.why ?? "the host's job did not start", inRotation: true, note };
   }
-  const { outcome, log, why } = await ops.attach(h, jobId);
+  const { outcome, log, why } = attached;
   if (log) env.log("stdout", log.endsWith("\n") ? log : `${log}\n`);
   if (!outcome) {
     return { kind: "failed", why: why ?? "the outcome of the host's job is unknown", inRotation: !hides, note };

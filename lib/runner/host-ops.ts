@@ -95,7 +95,7 @@ export function sshHostOps(
         );
         const reply = r.code === 0 ? parseAttach(r.stdout) : undefined;
         if (reply?.state === "done") return { outcome: reply.outcome, log: reply.log };
-        if (reply?.state === "never") return { outcome: { result: "failed", reason: `the ${jobId} job never started: ${lastLines(reply.log)}` }, log: reply.log };
+        if (reply?.state === "never") return { log: reply.log, why: `the job ${jobId} never started: ${lastLines(reply.log)}`, started: false };
         if (reply?.state === "gone") {
           return { log: reply.log, why: `the host's job ${jobId} ended without an outcome (killed on the host?); last output: ${lastLines(reply.log)}` };
         }

@@ -195,11 +195,16 @@ export interface HideArgs extends HaproxyWait {
  * unchecked. Its one line of record goes to guard.log beside the markers.
  */
 function guardScript(a: HideArgs): string {
-  return haproxyScript(a, { step: "guard", was: a.was, token: a.token, lease: a.leaseSeconds }, [
+  return haproxyScript(a, { ...waitVars(a), step: "guard", was: a.was, token: a.token, lease: a.leaseSeconds }, [
     MARKERS_SH,
-    "_end=$(( $(now_s) + lease ))",
-    'while [ "$(now_s)" -lt "$_end" ]; do',
+    // The lease counts from the end of the drain (the hide records it); a drain that never
+    // ends is bounded by its own timeout.
+    "_started=$(now_s)",
+    "while :; do",
     '  [ "$(marker_field token)" = "$token" ] || exit 0',
+    "  _drained=$(marker_field drained)",
+    '  case $_drained in ""|*[!0-9]*) _end=$(( _started + timeout + lease )) ;; *) _end=$(( _drained + lease )) ;; esac',
+    '  [ "$(now_s)" -lt "$_end" ] || break',
     "  sleep 1",
     "done",
     "lb_lock",
@@ -270,6 +275,7 @@ export function hideGuarded(a: HideArgs): string {
       "flock -u 8",
       'say hide "$backend/$server set to maint ($others other server(s) in rotation)"',
       ...WAIT_NO_SESSIONS,
+      "printf 'drained=%s\\n' \"$(now_s)\" >> \"$marker\" || true",
     ],
   );
 }

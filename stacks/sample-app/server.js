@@ -26,6 +26,9 @@ const release = readRevision();
 // The boot time to model: START_DELAY_MS from the environment, or from a START_DELAY_MS file in
 // the release (a release that boots slower than the last), whichever is longer.
 const START_DELAY_MS = Math.max(Number(process.env.START_DELAY_MS || 0), Number(readFile("START_DELAY_MS") || 0));
+// A release that dies a while after it started (EXIT_AFTER_MS file in the release): it passes
+// its smoke test, then exits — what a deploy's stability window must catch.
+const EXIT_AFTER_MS = Number(readFile("EXIT_AFTER_MS") || 0);
 
 function readFile(name) {
   try {
@@ -106,6 +109,13 @@ server.on("error", (err) => {
   log(`cannot listen on ${HOST}:${PORT}: ${err.message}`);
   process.exit(1);
 });
+
+if (EXIT_AFTER_MS > 0) {
+  setTimeout(() => {
+    log(`exiting ${EXIT_AFTER_MS}ms after start, as EXIT_AFTER_MS says`);
+    process.exit(3);
+  }, EXIT_AFTER_MS).unref();
+}
 
 setTimeout(() => {
   if (stopping) return;

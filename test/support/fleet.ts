@@ -78,3 +78,23 @@ export async function backendStatus(fleet: FleetAccess, adminSocket: string, bac
 export function sshLogins(fleetDir: string, host: string): number {
   return fs.readFileSync(`${fleetDir}/${host}/ssh/sshd.log`, "utf8").split("\n").filter((l) => l.includes("Accepted publickey")).length;
 }
+
+/** Pids of every process below `pid` (an sshd's sessions). */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (state === "Z") continue; // exited; a stopped parent cannot reap it
+      children.set(Number(ppid), [...(children.get(Number(ppid)) ?? []), Number(entry)]);
+    } catch {
+      /* gone */
+    }
+  }
+  const found: number[] = [];
+  const walk = (p: number) => (children.get(p) ?? []).forEach((c) => (found.push(c), walk(c)));
+  walk(pid);
+  return found;
+}

@@ -40,8 +40,7 @@ export function haproxyMembership(lb: HaproxyContext, pool: SshPool): Membership
         was: o.was,
         minInRotation: o.minInRotation,
         rotationWaitSeconds: lb.rotationWaitSeconds,
-        // The guard starts before the drain wait: the lease covers it too.
-        leaseSeconds: o.leaseSeconds > 0 ? o.leaseSeconds + lb.drainSeconds : 0,
+        leaseSeconds: o.leaseSeconds,
         token: randomBytes(6).toString("hex"),
       });
       await run("hiding", h, script, lb.rotationWaitSeconds + lb.drainSeconds + MARGIN_SECONDS);
