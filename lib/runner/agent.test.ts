@@ -235,6 +235,22 @@ describe("the prefetch of prepares", () => {
     expect(await p2.done).toEqual({ type: "done", ok: true });
   });
 
+  it("a new registration's prefetch joins a prepare of the last one still running rather than starting it twice", async () => {
+    // Ctrl-C and `pulumi up` again while web1 still uploads: the new up's first prepare step
+    // (web2, whose last prefetch ended) prefetches every other host. Actual: a second prepare
+    // of web1 starts beside the running one (it replaces it in the agent's table), and on the
+    // host it is refused by the lock the first holds, failing web1's step of the new up.
+    await register();
+    run("prepare", "web1");
+    (await started("prepare", "web2")).resolve();
+    (await started("prepare", "web3")).resolve();
+    await started("prepare", "web1");
+    await register();
+    run("prepare", "web2");
+    await vi.waitFor(() => expect(startsOf("prepare", "web2")).toBe(2));
+    expect(startsOf("prepare", "web1")).toBe(1);
+  });
+
   it("only prepare is started early: a cycle step starts nothing for other hosts", async () => {
     await register();
     run("cycle", "web1");
