@@ -235,7 +235,7 @@ describe("a job that did not end ok", () => {
 });
 
 describe("a job that never ran", () => {
-  it("could not start (the host lock is held): put back unchecked; the message says nothing was switched", async () => {
+  it("could not start (the host lock is held): not tried again, put back unchecked; the message says nothing was switched", async () => {
     const f = fleet();
     f.ops.host("web1").starts.push(new Error("the host is locked by alice (stack staging, cycle) since 12:00"));
     const message = await failureOf(cycle(f.env, "web1"));
@@ -245,6 +245,36 @@ describe("a job that never ran", () => {
       "cutover: web1 (batch 1) did not switch to 2-new: the host is locked by alice (stack staging, cycle) since 12:00. " +
         "Nothing was switched on web1. Fix the cause and run `pulumi up` again: it retries from web1.",
     );
+  });
+
+  it("never took the host lock (its start's connection dropped): started once more, and that one switches", async () => {
+    const f = fleet();
+    f.ops.host("web1").attaches.push({ log: "", why: "the job job-1 never started: connection reset", started: false });
+    await expect(cycle(f.env, "web1")).resolves.toEqual([]);
+    expect(f.calls).toEqual([
+      "probe web1",
+      "rotation web1",
+      "hide web1",
+      "start web1 switch",
+      "attach web1 job-1",
+      "start web1 switch",
+      "attach web1 job-2",
+      "putBack web1 ready checked",
+      "prune web1",
+    ]);
+    expect(f.ops.host("web1").current).toBe(TARGET);
+  });
+
+  it("never took the host lock, twice: put back unchecked; the message says nothing was switched", async () => {
+    const f = fleet();
+    const never = { log: "", why: "the job job-2 never started: connection reset", started: false } as const;
+    f.ops.host("web1").attaches.push(never, never);
+    const message = await failureOf(cycle(f.env, "web1"));
+    expect(f.ops.count("start web1 switch")).toBe(2);
+    expect(f.calls.slice(-1)).toEqual(["putBack web1 ready unchecked"]);
+    expect(f.lb.state("web1")).toEqual({ kind: "in", admin: "ready" });
+    expect(message).toContain("did not switch to 2-new: the job job-2 never started: connection reset.");
+    expect(message).toContain("Nothing was switched on web1");
   });
 
   it("cancelled (Ctrl-C) while it was being hidden: put back unchecked, no job started", async () => {
@@ -448,6 +478,21 @@ describe("defects found", () => {
     };
     await cycle(f.env, "web1");
     expect(before(f.calls, "hide web1", "start web1 switch")).toBe(true);
+  });
+
+  it("a restore job after a failed stability watch that never took the host lock is started once more, as the switch job is", async () => {
+    // Actual: one start, then "web1 was switched back to its previous release, and is left out
+    // of rotation: look at the host" — web1 was not switched back: it is hidden on the release
+    // that failed its watch.
+    const f = fleet([["web1"]], { stableSeconds: 30 });
+    const s = f.ops.host("web1");
+    s.watches.push({ ok: false, reason: "release 2-new stopped after 12 s" });
+    s.attaches.push({ outcome: { result: "ok" }, log: "" }, { log: "", why: "the job job-2 never started: connection reset", started: false });
+    const message = await failureOf(cycle(f.env, "web1"));
+    expect(f.ops.count("start web1 restore")).toBe(2);
+    expect(f.ops.host("web1").current).toBe(PREVIOUS);
+    expect(f.lb.state("web1")).toEqual({ kind: "in", admin: "ready" });
+    expect(message).toContain("web1 was switched back to its previous release and in rotation");
   });
 
   it("a restore job that cannot start after a failed stability watch fails the step saying the host is left out of rotation", async () => {

@@ -49,7 +49,8 @@ export function testContext(batches: string[][], over: Partial<DeployContext> = 
 /** Lets other pending work run, as a remote command would. */
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
-export type AttachReply = { outcome?: JobOutcome; log: string; why?: string };
+/** `started: false`: the job never took the host lock (the host says "never"): nothing changed. */
+export type AttachReply = { outcome?: JobOutcome; log: string; why?: string; started?: false };
 
 interface FakeHost {
   current: string;
