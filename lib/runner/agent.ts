@@ -136,7 +136,11 @@ export class Agent {
     const ctx = this.contexts.get(deploy);
     if (name === "prepare" && ctx && ctx.release.id === release && !this.prefetched.has(deploy)) {
       this.prefetched.add(deploy);
-      for (const other of ctx.hosts) if (other.name !== host) this.start(jobId(deploy, name, other.name, release), deploy, name, other.name, release, true);
+      for (const other of ctx.hosts) {
+        const id = jobId(deploy, name, other.name, release);
+        // A prepare of that host still running (an earlier registration's) is joined, not doubled.
+        if (other.name !== host && !this.jobs.has(id)) this.start(id, deploy, name, other.name, release, true);
+      }
       // The balancer's connection too, while the hosts prepare: else the first host's hide
       // would pay its handshake while that host is out of rotation. A failure here is the
       // hide's to report.

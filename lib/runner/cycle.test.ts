@@ -173,7 +173,7 @@ describe("the stability watch (stableSeconds > 0)", () => {
     expect(f.lb.putBacks).toHaveLength(1);
     expect(f.lb.state("web1")).toEqual({ kind: "cutover-hidden", was: "ready" });
     expect(message).toContain("web1 (batch 1)");
-    expect(message).toContain("web1 was switched back to its previous release, and is left out of rotation: look at the host");
+    expect(message).toContain("going back failed: restart failed. web1 could not be switched back and is left out of rotation: look at the host");
   });
 });
 

@@ -61,10 +61,24 @@ export interface CycleEnv {
   once<T>(key: string, work: () => Promise<T>): Promise<T>;
 }
 
+/** Where a failed host stands with the balancer: put back, left hidden, untouched (an operator's), or not fronted. */
+export type RotationAfter = "in" | "out" | "as-found" | "none";
+
 export type HostResult =
   | { kind: "unchanged"; note?: string }
   | { kind: "switched"; note?: string }
-  | { kind: "failed"; why: string; outcome?: JobOutcome | { result: "unstable"; reason: string }; inRotation: boolean; note?: string };
+  | {
+      kind: "failed";
+      why: string;
+      /** The job's outcome; absent: nothing was switched, unless `unknown`. */
+      outcome?: JobOutcome | { result: "unstable"; reason: string; back: boolean };
+      /** The job ran but its outcome could not be read: the host may or may not have switched. */
+      unknown?: boolean;
+      rotation: RotationAfter;
+      note?: string;
+    };
+
+const logOf = (env: CycleEnv, log: string) => log && env.log("stdout", log.endsWith("\n") ? log : `${log}\n`);
 
 /** One host to the target release (`switch`) or back to its previous one (`restore`). */
 export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | "restore"): Promise<HostResult> {
@@ -72,17 +86,18 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
   const lb = env.membership?.fronts(h) ? env.membership : undefined;
   env.phase(h.name, "lock");
   // The host and the balancer are read at once: two hosts, two round trips in parallel.
-  const [probed, rotation] = await Promise.all([ops.probe(h), lb?.rotation(h)]);
-  let probe = probed;
+  let [probe, rotation] = await Promise.all([ops.probe(h), lb?.rotation(h)]);
   if (probe.state === "running") {
     env.log("stderr", `cutover[${h.name}] cycle: a job of an earlier attempt (${probe.jobId}) is still running; waiting for it\n`);
     await ops.attach(h, probe.jobId);
-    probe = await ops.probe(h);
+    // Both again: the balancer may have changed while that job ran (another agent put it back).
+    [probe, rotation] = await Promise.all([ops.probe(h), lb?.rotation(h)]);
   }
+  const untouched: RotationAfter = !lb ? "none" : rotation?.kind === "operator-out" ? "as-found" : rotation?.kind === "cutover-hidden" ? "out" : "in";
   if (probe.state === "unprepared") {
-    return { kind: "failed", why: `release ${ctx.release.id} is not prepared on this host; run \`pulumi up\` so its prepare step runs first`, inRotation: true };
+    return { kind: "failed", why: `release ${ctx.release.id} is not prepared on this host; run \`pulumi up\` so its prepare step runs first`, rotation: untouched };
   }
-  if (probe.state === "running") return { kind: "failed", why: `a job of an earlier attempt (${probe.jobId}) is still running on the host`, inRotation: true };
+  if (probe.state === "running") return { kind: "failed", why: `a job of an earlier attempt (${probe.jobId}) is still running on the host`, rotation: untouched };
   if (kind === "restore" && !(probe.state === "current" || (probe.state === "switch" && probe.was === ctx.release.id))) {
     return { kind: "unchanged" }; // never reached the target: nothing to switch back
   }
@@ -99,73 +114,73 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
   const note = rotation?.kind === "operator-out" ? `${rotation.detail}: left as found` : undefined;
   if (note) env.phase(h.name, "left-as-found", note);
   const was: PriorState = rotation?.kind === "in" ? rotation.admin : rotation?.kind === "cutover-hidden" ? rotation.was : "ready";
-  const hides = lb !== undefined && rotation?.kind !== "operator-out";
+  const managed = lb !== undefined && rotation?.kind !== "operator-out";
+  // Where the host stands when it is left as it is after being hidden.
+  const hidden: RotationAfter = managed ? "out" : untouched;
+  const restoredTo: RotationAfter = managed ? "in" : untouched;
+  // Hidden even when an earlier attempt left it hidden: a fresh marker and lease for this job.
   const hide = async () => {
-    if (!lb || !hides) return;
+    if (!lb || !managed) return;
     env.phase(h.name, "hide");
     await lb.hide(h, { was, minInRotation: ctx.minInRotation, leaseSeconds: leaseSeconds(ops, h) });
     env.phase(h.name, "hidden");
   };
-  const putBack = async () => {
-    if (!lb || !hides) return;
+  const putBack = async (checked: boolean) => {
+    if (!lb || !managed) return;
     env.phase(h.name, "unhide");
-    await lb.putBack(h, { was, checked: true });
+    await lb.putBack(h, { was, checked });
     env.phase(h.name, "in-rotation");
   };
 
-  if (rotation?.kind !== "cutover-hidden") {
-    try {
-      await hide();
-    } catch (e) {
-      return { kind: "failed", why: (e as Error).message, inRotation: true, note };
-    }
+  try {
+    await hide();
+  } catch (e) {
+    return { kind: "failed", why: (e as Error).message, rotation: untouched, note };
   }
   if (env.cancelled()) {
     // Nothing changed on the host: back as it was, the balancer's checks deciding.
-    if (lb && hides) await lb.putBack(h, { was, checked: false });
-    if (hides) env.phase(h.name, "in-rotation");
-    return { kind: "failed", why: "the deploy was cancelled before this host switched", inRotation: true, note };
+    await putBack(false);
+    return { kind: "failed", why: "the deploy was cancelled before this host switched", rotation: restoredTo, note };
   }
   env.phase(h.name, "switch");
-  // A start whose connection dropped may not have started the job: then (and only then) once
-  // more. A start the host refused (its lock is held) throws: nothing to retry.
-  const startAndAttach = async () => {
-    try {
-      return { ...(await ops.attach(h, await ops.start(h, kind))), refused: false };
-    } catch (e) {
-      return { log: "", why: (e as Error).message, started: false as const, refused: true };
-    }
-  };
-  let attached = await startAndAttach();
-  if (attached.started === false && !attached.refused) attached = await startAndAttach();
+  const attached = await startAndAttach(env, h, kind);
   if (attached.started === false) {
     // The job never started (the lock is held, the host refused): nothing changed.
-    if (lb && hides) await lb.putBack(h, { was, checked: false });
-    if (hides) env.phase(h.name, "in-rotation");
-    return { kind: "failed", why: attached.why ?? "the host's job did not start", inRotation: true, note };
+    await putBack(false);
+    return { kind: "failed", why: attached.why ?? "the host's job did not start", rotation: restoredTo, note };
   }
-  const { outcome, log, why } = attached;
-  if (log) env.log("stdout", log.endsWith("\n") ? log : `${log}\n`);
-  if (!outcome) {
-    return { kind: "failed", why: why ?? "the outcome of the host's job is unknown", inRotation: !hides, note };
-  }
-  if (outcome.result === "broken" || outcome.result === "failed") {
-    return { kind: "failed", why: outcome.reason, outcome, inRotation: !hides, note };
-  }
+  const { outcome, why } = attached;
+  if (!outcome) return { kind: "failed", why: why ?? "the outcome of the host's job is unknown", unknown: true, rotation: hidden, note };
+  if (outcome.result === "broken" || outcome.result === "failed") return { kind: "failed", why: outcome.reason, outcome, rotation: hidden, note };
   if (outcome.result === "restored") {
     env.phase(h.name, "restored", outcome.reason);
-    await putBack();
-    return { kind: "failed", why: outcome.reason, outcome, inRotation: true, note };
+    await putBack(true);
+    return { kind: "failed", why: outcome.reason, outcome, rotation: restoredTo, note };
   }
   env.phase(h.name, "switched");
-  await putBack();
+  await putBack(true);
   if (kind === "switch" && ctx.stableSeconds > 0) {
     env.phase(h.name, "stable-watch", `${ctx.stableSeconds} s`);
     const stable = await ops.watch(h);
     if (!stable.ok) {
       env.phase(h.name, "unstable", stable.reason);
-      const back = await restoreAfterUnstable(env, h, hide, putBack);
-      return { kind: "failed", why: stable.reason, outcome: { result: "unstable", reason: stable.reason }, inRotation: back, note };
+      // A release that died after its check: hidden again, back to the previous release.
+      let back = false;
+      let more = "";
+      try {
+        await hide();
+        const restored = await startAndAttach(env, h, "restore");
+        back = restored.outcome?.result === "ok";
+        if (back) {
+          env.phase(h.name, "restored", "went back to its previous release after it stopped passing its check");
+          await putBack(true);
+        } else {
+          more = `; going back failed: ${restored.outcome && "reason" in restored.outcome ? restored.outcome.reason : restored.why ?? "no outcome"}`;
+        }
+      } catch (e) {
+        more = `; going back failed: ${(e as Error).message}`;
+      }
+      return { kind: "failed", why: `${stable.reason}${more}`, outcome: { result: "unstable", reason: stable.reason, back }, rotation: back ? restoredTo : hidden, note };
     }
     env.phase(h.name, "stable");
   }
@@ -173,16 +188,22 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
   return { kind: "switched", note };
 }
 
-/** A release that died after its check: hidden again, back to the previous release. */
-async function restoreAfterUnstable(env: CycleEnv, h: HostContext, hide: () => Promise<void>, putBack: () => Promise<void>): Promise<boolean> {
-  await hide();
-  const jobId = await env.ops.start(h, "restore");
-  const { outcome, log } = await env.ops.attach(h, jobId);
-  if (log) env.log("stdout", log.endsWith("\n") ? log : `${log}\n`);
-  if (outcome?.result !== "ok") return false;
-  env.phase(h.name, "restored", "went back to its previous release after it stopped passing its check");
-  await putBack();
-  return true;
+/**
+ * Starts a job and reads its outcome. A start whose connection dropped may not have started the
+ * job: then (and only then) once more. A start the host refused (its lock is held) is not retried.
+ */
+async function startAndAttach(env: CycleEnv, h: HostContext, kind: "switch" | "restore"): Promise<Awaited<ReturnType<HostOps["attach"]>>> {
+  for (let attempt = 1; ; attempt++) {
+    let jobId: string;
+    try {
+      jobId = await env.ops.start(h, kind);
+    } catch (e) {
+      return { log: "", why: (e as Error).message, started: false };
+    }
+    const attached = await env.ops.attach(h, jobId);
+    logOf(env, attached.log);
+    if (attached.started !== false || attempt === 2) return attached;
+  }
 }
 
 function batchOf(ctx: DeployContext, host: string): number {
@@ -214,7 +235,8 @@ export async function cycle(env: CycleEnv, hostName: string): Promise<string[]> 
   const r = await cycleHost(env, h, "switch");
   if (r.kind !== "failed") return r.note ? [r.note] : [];
   const restoredPeers: string[] = [];
-  const healthyAfter = r.outcome?.result === "restored" || r.outcome?.result === "unstable";
+  // Only a host that is itself back on its previous release takes the others back with it.
+  const healthyAfter = r.outcome?.result === "restored" || (r.outcome?.result === "unstable" && r.outcome.back);
   if (ctx.restoreCycled && healthyAfter) {
     for (const peer of [...earlier].reverse()) {
       const back = await env.once(`restore|${peer.name}`, () => cycleHost(env, peer, "restore"));
@@ -230,19 +252,24 @@ function failure(env: CycleEnv, h: HostContext, r: Extract<HostResult, { kind: "
   env.phase(h.name, "failed", r.why);
   const o = r.outcome;
   const where = `cutover: ${h.name} (batch ${batchOf(ctx, h.name)}) did not switch to ${ctx.release.id}: ${r.why}.`;
-  const fronted = env.membership?.fronts(h) ?? false;
-  const rotation = !fronted ? "" : r.inRotation ? " and in rotation" : "";
+  const rotation = r.rotation === "in" ? " and in rotation" : r.rotation === "out" ? " and is left out of rotation" : "";
+  const readmits =
+    r.rotation === "out" && env.membership?.guarded
+      ? `the load balancer readmits it on its own within ${leaseSeconds(env.ops, h)} s of its hide (its health checks deciding), or `
+      : "";
   const state =
     o?.result === "restored"
       ? ` ${h.name} is back on its previous release ${o.previous}${rotation}; hosts after it were not switched.`
       : o?.result === "unstable"
-        ? ` ${h.name} was switched back to its previous release${r.inRotation ? rotation : ", and is left out of rotation: look at the host"}; hosts after it were not switched.`
+        ? o.back
+          ? ` ${h.name} was switched back to its previous release${rotation}; hosts after it were not switched.`
+          : ` ${h.name} could not be switched back${rotation}: look at the host.`
         : o?.result === "broken"
-          ? ` ${h.name} could not be brought back to a working release${fronted ? " and is left out of rotation" : ""}: look at the host.`
-          : !r.inRotation && fronted
-            ? ` ${h.name} is left out of rotation until its state is known: ${
-                env.membership?.guarded ? `the load balancer readmits it on its own within ${leaseSeconds(env.ops, h)} s of its hide (its health checks deciding), or ` : ""
-              }the next \`pulumi up\` puts it back once it passes its check.`
+          ? ` ${h.name} could not be brought back to a working release${rotation}: look at the host.`
+          : r.unknown || o?.result === "failed"
+            ? r.rotation === "out"
+              ? ` ${h.name} is left out of rotation until its state is known: ${readmits}the next \`pulumi up\` puts it back once it passes its check.`
+              : ` What ${h.name} runs now is not known: the next \`pulumi up\` finds out.`
             : ` Nothing was switched on ${h.name}.`;
   const peers = restoredPeers.length ? ` Switched back too (restoreCycled): ${restoredPeers.join(", ")}.` : "";
   const kept = r.note ? ` (${r.note}.)` : "";
