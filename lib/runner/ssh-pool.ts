@@ -192,7 +192,7 @@ export class SshPool {
    * Starts `sh -c <script>` on the endpoint in a channel slot (at most maxChannels per
    * connection; the slot is released when the channel closes); the caller drives the channel.
    */
-  private async open(e: HostEndpoint, script: string): Promise<ClientChannel> {
+  private async open(e: HostEndpoint, script: string): Promise<{ channel: ClientChannel; client: Client; release: () => void }> {
     const release = await this.slotsOf(e).take();
     try {
       const client = await this.client(e);
@@ -212,7 +212,7 @@ export class SshPool {
         throw err;
       });
       channel.once("close", release);
-      return channel;
+      return { channel, client, release };
     } catch (err) {
       release();
       throw err;
@@ -225,15 +225,40 @@ export class SshPool {
    * `abnormal` naming the limit (the caller names the host and the step).
    */
   async run(e: HostEndpoint, script: string, options: RunOptions): Promise<RunResult> {
-    const channel = await this.open(e, script);
+    const { channel, client, release } = await this.open(e, script);
     channel.end();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      channel.close();
-    }, options.limitSeconds * 1000);
-    const r = await collect(channel, options.onOutput).finally(() => clearTimeout(timer));
-    return timedOut ? { ...r, code: 255, abnormal: `did not finish within its limit of ${options.limitSeconds} s` } : r;
+    // A channel of a connection that died may never report "close": the result is decided by
+    // whichever comes first — the command's end, the connection's end, or the limit (then a
+    // short grace for the close, after which the connection is taken for dead and dropped).
+    let stdout = "";
+    let stderr = "";
+    const collected = collect(channel, (stream, text) => {
+      if (stream === "stdout") stdout += text;
+      else stderr += text;
+      options.onOutput?.(stream, text);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    let onClientGone: (() => void) | undefined;
+    const cut = new Promise<RunResult>((resolve) => {
+      onClientGone = () => resolve({ code: 255, stdout, stderr, abnormal: "the connection closed before the command finished" });
+      client.once("close", onClientGone);
+      timer = setTimeout(() => {
+        channel.close();
+        const abnormal = `did not finish within its limit of ${options.limitSeconds} s`;
+        timer = setTimeout(() => {
+          this.drop(e, client);
+          resolve({ code: 255, stdout, stderr, abnormal });
+        }, 2_000);
+        collected.then((r) => resolve({ ...r, code: 255, abnormal }));
+      }, options.limitSeconds * 1000);
+    });
+    try {
+      return await Promise.race([collected, cut]);
+    } finally {
+      clearTimeout(timer);
+      if (onClientGone) client.off("close", onClientGone);
+      release();
+    }
   }
 
   /** Copies a local file to `remotePath` over SFTP on the pooled connection, within `limitSeconds`. */

@@ -108,30 +108,41 @@ export const BOUNDED_SH = [
 ].join("\n");
 
 /**
- * `run_user STEP COMMAND DIR`: runs a user-given shell command (install, build hook,
+ * `run_user STEP LIMIT DIR COMMAND`: runs a user-given shell command (install, build hook,
  * migration, backup) with `sh -c` inside DIR. The command is deliberately shell code; it
  * arrives as ONE quoted string and is never spliced into Cutover's own script text.
  * It sees CUTOVER_ROOT, CUTOVER_RELEASE, CUTOVER_RELEASE_DIR, CUTOVER_SHARED_DIR and
  * CUTOVER_HOST. When $app_user is set and differs from the SSH user, it runs as $app_user
- * (possible only when connected as root); a failure stops the script naming STEP.
+ * (possible only when connected as root).
+ *
+ * Like `bounded`: stdin from /dev/null, WITHOUT the deploy lock's descriptor 9 (a daemon the
+ * command starts must not keep the host locked after the deploy), and under `timeout` LIMIT
+ * seconds, then KILL 5 s later; timeout signals its whole process group, so nothing the
+ * command started outlives a run that timed out. A failure stops the script naming STEP, the
+ * command and, when it ran out of time, the limit. A command killed (status 124 or 137) before
+ * its limit is over, say by the OOM killer, is reported by its status, not as a timeout.
  * Expects $root, $release_id, $release_dir, $shared and $app_user to be set.
  */
 export const RUN_USER_SH = [
   "run_user() {",
+  '  _step=$1 _limit=$2 _dir=$3 _cmd=$4',
+  '  command -v timeout >/dev/null 2>&1 || fail "$_step" "timeout (GNU coreutils) is not installed on this host; Cutover needs it to bound the command: $_cmd"',
   '  if [ -n "$app_user" ] && [ "$(id -un)" != "$app_user" ]; then',
-  '    [ "$(id -u)" = 0 ] || fail "$1" "connected as $(id -un), which cannot run commands as app user $app_user; connect as root or as $app_user"',
-  '    set -- "$1" "$2" "$3" runuser -u "$app_user" --',
+  '    [ "$(id -u)" = 0 ] || fail "$_step" "connected as $(id -un), which cannot run commands as app user $app_user; connect as root or as $app_user"',
+  '    set -- runuser -u "$app_user" --',
   "  else",
-  '    set -- "$1" "$2" "$3"',
+  "    set --",
   "  fi",
-  '  _step=$1 _cmd=$2 _dir=$3',
-  "  shift 3",
-  '  if (cd "$_dir" && "$@" env CUTOVER_ROOT="$root" CUTOVER_RELEASE="$release_id" CUTOVER_RELEASE_DIR="$release_dir" \\',
-  '      CUTOVER_SHARED_DIR="$shared" CUTOVER_HOST="$host" sh -c "$_cmd"); then',
-  "    :",
+  '  _start=$(date +%s)',
+  '  if (cd "$_dir" && exec timeout -k 5 "$_limit" "$@" env CUTOVER_ROOT="$root" CUTOVER_RELEASE="$release_id" CUTOVER_RELEASE_DIR="$release_dir" \\',
+  '      CUTOVER_SHARED_DIR="$shared" CUTOVER_HOST="$host" sh -c "$_cmd") </dev/null 9>&-; then',
+  "    return 0",
   "  else",
   "    _status=$?",
-  '    fail "$_step" "command exited with status $_status: $_cmd"',
   "  fi",
+  "  case $_status in",
+  '    124|137) [ $(($(date +%s) - _start)) -lt "$_limit" ] || fail "$_step" "command did not finish within its limit of ${_limit}s: $_cmd" ;;',
+  "  esac",
+  '  fail "$_step" "command exited with status $_status: $_cmd"',
   "}",
 ].join("\n");

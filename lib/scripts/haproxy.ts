@@ -128,11 +128,12 @@ const WAIT_UP = [
 
 /**
  * Where Cutover keeps, on the LB host, the markers of the servers it hid (`was`, `weight`,
- * `token`) and the lock that makes "count the servers in rotation, then hide" one step for
+ * `token`, `drained`) and the lock that makes "count the servers in rotation, then hide" one step for
  * every deploy through this account, whichever stack or machine it comes from.
  */
 const MARKERS_SH = [
-  'marker_dir="${HOME:-/tmp}/.cutover-lb/$backend"',
+  // Per HAProxy (its admin socket) and backend: one account may reach several balancers.
+  'marker_dir="${HOME:-/tmp}/.cutover-lb/$(printf \'%s\' "$socket" | tr / _)/$backend"',
   'marker="$marker_dir/$server"',
   'mkdir -p -- "$marker_dir" || fail "$step" "cannot create $marker_dir on the load balancer host"',
   'exec 8>>"$marker_dir/.lock" || fail "$step" "cannot open $marker_dir/.lock"',

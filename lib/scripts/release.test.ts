@@ -3,7 +3,22 @@ import fc from "fast-check";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { prepareRelease, type PrepareReleaseArgs } from "./release";
-import { SHELLS, hasCommand, makeArtifact, run, rid, sandbox, sha256File, type Sandbox } from "./testing/sandbox";
+import { DEFAULT_COMMAND_TIMEOUTS } from "./timeouts";
+import {
+  SHELLS,
+  hasCommand,
+  allGone,
+  isAlive,
+  killAll,
+  lockIsFree,
+  makeArtifact,
+  pidsIn,
+  run,
+  rid,
+  sandbox,
+  sha256File,
+  type Sandbox,
+} from "./testing/sandbox";
 import { nasty } from "./testing/arbitraries";
 
 let box: Sandbox;
@@ -36,6 +51,10 @@ afterEach(() => box.cleanup());
 
 const rel = (...p: string[]) => path.join(box.root, "releases", id, ...p);
 const steps = () => fs.readFileSync(path.join(box.root, "shared", "steps"), "utf8");
+const pidFile = () => path.join(box.root, "shared", "pids");
+
+// A command that hangs, and starts a child that would hang too: both are written to pids.
+const HANGS = 'echo $$ >> "$CUTOVER_SHARED_DIR/pids"; sleep 30 & echo $! >> "$CUTOVER_SHARED_DIR/pids"; sleep 30';
 
 describe.each(SHELLS)("prepareRelease under %s", (shell) => {
   it("unpacks, links shared paths, writes REVISION, runs install then hooks in the release, marks it prepared", () => {
@@ -101,6 +120,50 @@ describe.each(SHELLS)("prepareRelease under %s", (shell) => {
     expect(fs.existsSync(rel(".prepared"))).toBe(true);
   });
 
+  it("a command that starts a daemon does not pass the lock on to it: the lock is free once prepare ends", () => {
+    const lock = { root: box.root, owner: "ann", stack: "prod", release: id, step: "prepare" };
+    const installCommand = 'sleep 600 </dev/null >/dev/null 2>&1 & echo $! > "$CUTOVER_SHARED_DIR/pids"';
+    try {
+      const r = run(prepareRelease({ ...args, installCommand, lock }), { shell });
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      const [daemon] = pidsIn(pidFile());
+      expect(isAlive(daemon)).toBe(true);
+      expect(lockIsFree(path.join(box.root, ".cutover", "deploy.lock"))).toBe(true);
+    } finally {
+      killAll(pidsIn(pidFile()));
+    }
+  });
+
+  it("an install that hangs is stopped at its limit, with all it started, naming the step, limit and command", () => {
+    try {
+      const started = Date.now();
+      const r = run(prepareRelease({ ...args, installCommand: HANGS, installTimeoutSeconds: 1 }), { shell });
+      expect(Date.now() - started).toBeLessThan(6000);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(`cutover[web1] install: command did not finish within its limit of 1s: ${HANGS}\n`);
+      expect(pidsIn(pidFile())).toHaveLength(2);
+      expect(allGone(pidsIn(pidFile()))).toBe(true);
+      expect(fs.existsSync(rel(".prepared"))).toBe(false);
+    } finally {
+      killAll(pidsIn(pidFile()));
+    }
+  });
+
+  it("each build hook has the hook limit", () => {
+    const r = run(prepareRelease({ ...args, buildHooks: ["sleep 0.1", "sleep 30"], buildHookTimeoutSeconds: 1 }), { shell });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("cutover[web1] build hook 2: command did not finish within its limit of 1s: sleep 30\n");
+  });
+
+  it("a command killed before its limit (say by the OOM killer) is reported by its status, not as a timeout", () => {
+    const r = run(prepareRelease({ ...args, installCommand: "kill -9 $$" }), { shell });
+    expect(r.status).toBe(1);
+    // The shell may add its own "Killed" line before Cutover's.
+    expect(r.stderr.endsWith("cutover[web1] install: command exited with status 137: kill -9 $$\n")).toBe(true);
+    expect(r.stderr).not.toContain("within its limit");
+  });
+
   it("a failing hook is named by its position", () => {
     const r = run(prepareRelease({ ...args, buildHooks: ["true", "false"] }), { shell });
     expect(r.status).toBe(1);
@@ -143,6 +206,16 @@ describe("prepareRelease", () => {
     expect(() => prepareRelease({ ...args, linkedFiles: ["/etc/passwd"] })).toThrow(/^linkedFiles\[0\] /);
     expect(() => prepareRelease({ ...args, buildHooks: [" "] })).toThrow(/^buildHooks\[0\] /);
     expect(() => prepareRelease({ ...args, appUser: "Bad User" })).toThrow(/^appUser /);
+    expect(() => prepareRelease({ ...args, installTimeoutSeconds: 0 })).toThrow(/^installTimeoutSeconds 0 is invalid: use a whole number between 1 and 86400 \(seconds\)/);
+    expect(() => prepareRelease({ ...args, buildHookTimeoutSeconds: 1.5 })).toThrow(/^buildHookTimeoutSeconds 1.5 is invalid/);
+  });
+
+  it("gives install and each hook the default limits unless told otherwise", () => {
+    expect(prepareRelease(args)).toContain(`\ninstall_limit=${DEFAULT_COMMAND_TIMEOUTS.install}\n`);
+    expect(prepareRelease(args)).toContain(`\nhook_limit=${DEFAULT_COMMAND_TIMEOUTS.buildHook}\n`);
+    const set = prepareRelease({ ...args, installTimeoutSeconds: 60, buildHookTimeoutSeconds: 30 });
+    expect(set).toContain("\ninstall_limit=60\n");
+    expect(set).toContain("\nhook_limit=30\n");
   });
 
   it("property: host labels and shared paths with shell syntax are handled as data", () => {

@@ -10,11 +10,14 @@
  * builds) and the release must not move afterwards.
  *
  * installCommand and buildHooks are the user's own shell code, run with `sh -c` inside the
- * release directory (see RUN_USER_SH); they arrive as one quoted string each.
+ * release directory (see RUN_USER_SH); they arrive as one quoted string each. Each runs under
+ * its own time limit (installTimeoutSeconds, buildHookTimeoutSeconds) and without the lock's
+ * descriptor, so a hung command fails the step and a daemon it starts never holds the host.
  */
 import { IS_RELEASE_ID_SH, RUN_USER_SH, hostScript } from "./common";
 import { LockArgs } from "./lock";
 import { layout } from "./layout";
+import { DEFAULT_COMMAND_TIMEOUTS, commandTimeout } from "./timeouts";
 import {
   assertReleaseId,
   validateAbsolutePath,
@@ -39,6 +42,10 @@ export interface PrepareReleaseArgs {
   installCommand?: string;
   /** Shell commands run in order after install (e.g. "npm run build"). */
   buildHooks?: readonly string[];
+  /** Seconds the install command may run (default DEFAULT_COMMAND_TIMEOUTS.install). */
+  installTimeoutSeconds?: number;
+  /** Seconds each build hook may run (default DEFAULT_COMMAND_TIMEOUTS.buildHook). */
+  buildHookTimeoutSeconds?: number;
   /** Account that owns the release and runs install/hooks (when connected as root). */
   appUser?: string;
   host: string;
@@ -77,6 +84,8 @@ export function prepareRelease(args: PrepareReleaseArgs): string {
   const linkedFiles = (args.linkedFiles ?? []).map((f, i) => validateRelativePath(f, `linkedFiles[${i}]`));
   const hooks = (args.buildHooks ?? []).map((h, i) => validateCommand(h, `buildHooks[${i}]`));
   const install = args.installCommand === undefined ? undefined : validateCommand(args.installCommand, "installCommand");
+  const installLimit = commandTimeout(args.installTimeoutSeconds, DEFAULT_COMMAND_TIMEOUTS.install, "installTimeoutSeconds");
+  const hookLimit = commandTimeout(args.buildHookTimeoutSeconds, DEFAULT_COMMAND_TIMEOUTS.buildHook, "buildHookTimeoutSeconds");
 
   return hostScript({
     host: args.host,
@@ -96,8 +105,9 @@ export function prepareRelease(args: PrepareReleaseArgs): string {
       // constant body (a property test checks this for every script).
       ...numbered("linked_dir", linkedDirs),
       ...numbered("linked_file", linkedFiles),
-      ...(install === undefined ? {} : { install_cmd: install }),
+      ...(install === undefined ? {} : { install_cmd: install, install_limit: installLimit }),
       ...numbered("hook", hooks),
+      ...(hooks.length === 0 ? {} : { hook_limit: hookLimit }),
     },
     functions: [RUN_USER_SH, LINK_SH],
     lock: args.lock,
@@ -141,8 +151,8 @@ export function prepareRelease(args: PrepareReleaseArgs): string {
       '  chown -R -- "$app_user" "$release_dir" || fail prepare "cannot chown $release_dir to $app_user"',
       "fi",
 
-      install !== undefined && 'run_user install "$install_cmd" "$release_dir"',
-      ...hooks.map((_, i) => `run_user 'build hook ${i + 1}' "$hook_${i + 1}" "$release_dir"`),
+      install !== undefined && 'run_user install "$install_limit" "$release_dir" "$install_cmd"',
+      ...hooks.map((_, i) => `run_user 'build hook ${i + 1}' "$hook_limit" "$release_dir" "$hook_${i + 1}"`),
 
       'touch -- "$release_dir/.prepared" || fail prepare "cannot write $release_dir/.prepared"',
       args.removeArtifact && 'rm -f -- "$artifact"',

@@ -144,3 +144,60 @@ export function supervisordConfigLines(dir: string): string[] {
     `serverurl=unix://${dir}/supervisor.sock`,
   ];
 }
+
+/** A process is running (not gone, not a zombie waiting to be reaped). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Waits up to `ms` for every pid to be gone (a killed process may take a moment to go). */
+export function allGone(pids: readonly number[], ms = 3000): boolean {
+  const end = Date.now() + ms;
+  while (pids.some(isAlive) && Date.now() < end) spawnSync("sleep", ["0.05"]);
+  return !pids.some(isAlive);
+}
+
+/** Nobody holds a flock on `file` (the check takes and drops it at once). */
+export function lockIsFree(file: string): boolean {
+  return spawnSync("flock", ["-n", file, "true"]).status === 0;
+}
+
+/** Kills what a test started and left running (already gone is fine). */
+export function killAll(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+}
+
+/** Pids listed one a line in `file` (a test's commands write them there), or none. */
+export function pidsIn(file: string): number[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => /^\d+$/.test(l))
+    .map(Number);
+}
+
+/**
+ * Runs `sh -c SCRIPT sh FILE ARGS…`, which starts something that flocks `file` in the
+ * background (its output away from this test's pipes), and waits until `file` is locked;
+ * returns what the script printed, e.g. a pid.
+ */
+export function startLockHolder(script: string, file: string, ...args: string[]): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const r = spawnSync("sh", ["-c", script, "sh", file, ...args], { encoding: "utf8", timeout: 10_000 });
+  if (r.status !== 0) throw new Error(`lock holder failed: ${r.stderr}`);
+  for (let i = 0; i < 200 && lockIsFree(file); i++) spawnSync("sleep", ["0.02"]);
+  if (lockIsFree(file)) throw new Error("the lock holder did not take the lock");
+  return r.stdout.trim();
+}
