@@ -219,8 +219,8 @@ describe.each(SHELLS)("startJob / attachJob under %s", (shell) => {
     await startAndWait(job(1), shell);
     const a = job(2, { restartCommand: `${RESTART}; sleep 1` });
     // detached: the launcher is a session and process group leader, like an SSH session's
-    // shell; it stays on after the start (the session is still open) until it is killed.
-    const launcher = spawn(shell, ["-c", `${startJob(a)}sleep 30\n`], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    // shell; it runs the script, then stays on (the session is still open) until it is killed.
+    const launcher = spawn(shell, ["-c", '"$0" -c "$1"; exec sleep 30', shell, startJob(a)], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
     const exited = new Promise((r) => launcher.on("exit", (_code, signal) => r(signal)));
     await new Promise<void>((resolve, reject) => {
       let out = "";
