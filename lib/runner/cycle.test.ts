@@ -4,7 +4,7 @@
 // only after a known-good outcome (checked) or a job that never started (unchecked), and the
 // step's message: host, batch, reason, where the host was left, what to do.
 import { describe, expect, it } from "vitest";
-import { StepFailure, cycle, cycleHost, leaseSeconds } from "./cycle";
+import { JobRefused, StepFailure, cycle, cycleHost, leaseSeconds } from "./cycle";
 import { hostOf } from "./context";
 import type { DeployContext } from "./context";
 import { FakeHostOps, FakeMembership, PREVIOUS, TARGET, testContext, testEnv } from "./testing/fakes";
@@ -237,7 +237,7 @@ describe("a job that did not end ok", () => {
 describe("a job that never ran", () => {
   it("could not start (the host lock is held): not tried again, put back unchecked; the message says nothing was switched", async () => {
     const f = fleet();
-    f.ops.host("web1").starts.push(new Error("the host is locked by alice (stack staging, cycle) since 12:00"));
+    f.ops.host("web1").starts.push(new JobRefused("the host is locked by alice (stack staging, cycle) since 12:00"));
     const message = await failureOf(cycle(f.env, "web1"));
     expect(f.calls).toEqual(["probe web1", "rotation web1", "hide web1", "start web1 switch", "putBack web1 ready unchecked"]);
     expect(f.lb.state("web1")).toEqual({ kind: "in", admin: "ready" });
@@ -499,7 +499,7 @@ describe("defects found", () => {
     const f = fleet([["web1"]], { stableSeconds: 30 });
     const s = f.ops.host("web1");
     s.watches.push({ ok: false, reason: "release 2-new stopped after 12 s" });
-    s.starts.push(undefined, new Error("the host is locked by alice (stack staging, cycle) since 12:00"));
+    s.starts.push(undefined, new JobRefused("the host is locked by alice (stack staging, cycle) since 12:00"));
     // Actual: the start's Error escapes cycleHost, so the agent reports "cycle failed: … (is
     // web1 up and reachable over SSH?)" with no word of the hidden host on a release that failed.
     const message = await failureOf(cycle(f.env, "web1"));

@@ -26,10 +26,16 @@ import { JobOutcome } from "../scripts/host-job";
 /** A step that did not achieve its purpose; the message says what happened and what to do. */
 export class StepFailure extends Error {}
 
+/** The host refused to start a job (its lock is held, the release is missing): retrying will not help. */
+export class JobRefused extends Error {}
+
 /** The host-side operations of a cycle (over SSH in host-ops.ts; faked in unit tests). */
 export interface HostOps {
   probe(h: HostContext): Promise<import("../scripts/host-job").CycleProbe>;
-  /** Starts a durable job; resolves with its id once it holds the host lock. */
+  /**
+   * Starts a durable job; resolves with its id once it holds the host lock. Throws JobRefused
+   * when the host refused it; any other error (a dropped connection) may be retried.
+   */
   start(h: HostContext, kind: "switch" | "restore"): Promise<string>;
   /**
    * The job's outcome, waiting (bounded) through dropped connections; no outcome: unknown,
@@ -190,7 +196,7 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
 
 /**
  * Starts a job and reads its outcome. A start whose connection dropped may not have started the
- * job: then (and only then) once more. A start the host refused (its lock is held) is not retried.
+ * job: then (and only then) once more. A start the host refused (JobRefused) is not retried.
  */
 async function startAndAttach(env: CycleEnv, h: HostContext, kind: "switch" | "restore"): Promise<Awaited<ReturnType<HostOps["attach"]>>> {
   for (let attempt = 1; ; attempt++) {
@@ -198,7 +204,9 @@ async function startAndAttach(env: CycleEnv, h: HostContext, kind: "switch" | "r
     try {
       jobId = await env.ops.start(h, kind);
     } catch (e) {
-      return { log: "", why: (e as Error).message, started: false };
+      if (e instanceof JobRefused || attempt === 2) return { log: "", why: (e as Error).message, started: false };
+      env.log("stderr", `cutover[${h.name}] cycle: ${(e as Error).message}; trying once more\n`);
+      continue;
     }
     const attached = await env.ops.attach(h, jobId);
     logOf(env, attached.log);

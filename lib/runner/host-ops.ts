@@ -6,10 +6,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { DeployContext, HostContext, checkFor } from "./context";
-import { HostOps } from "./cycle";
+import { HostOps, JobRefused } from "./cycle";
 import { SshPool } from "./ssh-pool";
 import { pruneReleases } from "../scripts/prune";
 import {
+  AttachReply,
   CycleHostArgs,
   HostCheck,
   attachJob,
@@ -55,6 +56,8 @@ export function sshHostOps(
     redeploy,
   });
   const jobLimit = (h: HostContext) => jobLimitSeconds(hostCheck(ctx, h), limits);
+  /** What a start that attached at once found, for the attach that follows. */
+  const attachedAtStart = new Map<string, AttachReply>();
 
   /** A read-only command: run again once when the connection dropped under it. */
   async function readOnly(h: HostContext, step: string, script: string, limitSeconds: number): Promise<string> {
@@ -78,14 +81,26 @@ export function sshHostOps(
     },
     async start(h, kind) {
       const jobId = `${Date.now()}-${kind}-${randomBytes(3).toString("hex")}`;
-      const script = startJob({ ...args(h), kind, jobId, by: ctx.deployer, lock: { owner: ctx.deployer, stack: ctx.stack } });
-      const r = await pool.run(h.ssh, script, { limitSeconds: MARGIN_SECONDS });
+      const script = startJob({
+        ...args(h),
+        kind,
+        jobId,
+        by: ctx.deployer,
+        lock: { owner: ctx.deployer, stack: ctx.stack },
+        attachSeconds: ATTACH_WAIT_SECONDS,
+      });
+      const r = await pool.run(h.ssh, script, { limitSeconds: ATTACH_WAIT_SECONDS + MARGIN_SECONDS });
       // A dropped connection may have started the job all the same: attach tells.
       if (r.abnormal) return jobId;
-      if (r.code !== 0) throw new Error(lastLines(r.stderr, 2) || `starting the ${kind} job exited with ${r.code}`);
+      if (r.code !== 0) throw new JobRefused(lastLines(r.stderr, 2) || `starting the ${kind} job exited with ${r.code}`);
+      const reply = parseAttach(r.stdout.slice(r.stdout.indexOf("\n") + 1));
+      if (reply && reply.state !== "running") attachedAtStart.set(jobId, reply);
       return jobId;
     },
     async attach(h, jobId) {
+      const early = attachedAtStart.get(jobId);
+      attachedAtStart.delete(jobId);
+      if (early?.state === "done") return { outcome: early.outcome, log: early.log };
       const deadline = Date.now() + (jobLimit(h) + MARGIN_SECONDS) * 1000;
       let lastProblem = "";
       while (Date.now() < deadline) {

@@ -287,10 +287,12 @@ function jobBody(kind: JobArgs["kind"]): string[] {
 }
 
 /**
- * Starts the job detached and returns once it holds the host lock (prints
- * `cutover-job started <id>`), or fails with the lock holder's message (exit 75).
+ * Starts the job detached; once it holds the host lock prints `cutover-job started <id>`, or
+ * fails with the lock holder's message (exit 75). With `attachSeconds`, it then attaches in the
+ * same command (what attachJob prints follows): one round trip instead of two while the host is
+ * out of rotation; if this command's connection dies, the job goes on and attachJob asks again.
  */
-export function startJob(a: JobArgs): string {
+export function startJob(a: JobArgs & { attachSeconds?: number }): string {
   if (!JOB_ID.test(a.jobId)) throw new Error(`internal: bad job id ${JSON.stringify(a.jobId)}`);
   const vars = {
     ...cycleVars(a),
@@ -312,7 +314,14 @@ export function startJob(a: JobArgs): string {
   });
   return hostScript({
     host: a.host,
-    vars: { jobs_dir: `${layout(a.root).cutoverDir}/jobs`, job_id: a.jobId, job, ...paths },
+    vars: {
+      jobs_dir: `${layout(a.root).cutoverDir}/jobs`,
+      job_id: a.jobId,
+      job,
+      ...paths,
+      lock_file: layout(a.root).lockFile,
+      wait: validateInteger(a.attachSeconds ?? 0, "attachSeconds", { min: 0, max: 86_400, unit: "seconds" }),
+    },
     body: [
       'mkdir -p -- "$jobs_dir" || fail job "cannot create $jobs_dir"',
       // Old jobs' files: a week is plenty to read what happened.
@@ -332,6 +341,8 @@ export function startJob(a: JobArgs): string {
       "  sleep 0.02",
       "done",
       'echo "cutover-job started $job_id"',
+      '[ "$wait" -gt 0 ] || exit 0',
+      ...ATTACH_BODY,
     ],
   });
 }
@@ -369,23 +380,26 @@ export function attachJob(a: { root: string; host: string; jobId: string; waitSe
       log_file: `${l.cutoverDir}/jobs/${a.jobId}.log`,
       wait: validateInteger(a.waitSeconds, "waitSeconds", { min: 1, max: 86_400, unit: "seconds" }),
     },
-    body: [
-      'if [ ! -e "$result_file" ]; then',
-      '  flock -s -w "$wait" "$lock_file" true 2>/dev/null || true',
-      "fi",
-      'if [ -e "$result_file" ]; then',
-      "  printf 'cutover-job done %s\\n' \"$(cat -- \"$result_file\")\"",
-      'elif [ -e "$pid_file" ] && kill -0 "$(cat -- "$pid_file")" 2>/dev/null; then',
-      "  echo 'cutover-job running'; exit 0",
-      'elif [ -e "$started_file" ]; then',
-      "  echo 'cutover-job gone'",
-      "else",
-      "  echo 'cutover-job never'",
-      "fi",
-      'cat -- "$log_file" 2>/dev/null || true',
-    ],
+    body: ATTACH_BODY,
   });
 }
+
+/** Waits (bounded by $wait) for the job to free the host lock, then reports on it. */
+const ATTACH_BODY = [
+  'if [ ! -e "$result_file" ]; then',
+  '  flock -s -w "$wait" "$lock_file" true 2>/dev/null || true',
+  "fi",
+  'if [ -e "$result_file" ]; then',
+  "  printf 'cutover-job done %s\\n' \"$(cat -- \"$result_file\")\"",
+  'elif [ -e "$pid_file" ] && kill -0 "$(cat -- "$pid_file")" 2>/dev/null; then',
+  "  echo 'cutover-job running'; exit 0",
+  'elif [ -e "$started_file" ]; then',
+  "  echo 'cutover-job gone'",
+  "else",
+  "  echo 'cutover-job never'",
+  "fi",
+  'cat -- "$log_file" 2>/dev/null || true',
+];
 
 export function parseAttach(stdout: string): AttachReply | undefined {
   const nl = stdout.indexOf("\n");
