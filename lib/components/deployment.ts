@@ -13,6 +13,7 @@ import { LoadBalancerMembership } from "./load-balancer";
 import { stepCommand } from "./step-command";
 import { CommandTimeouts, DeployContext, RoleCheck } from "../runner/context";
 import { DEFAULT_CYCLE_LIMITS } from "../scripts/host-job";
+import { DEFAULT_COMMAND_TIMEOUTS } from "../scripts/timeouts";
 import { registerDeploy } from "../runner/register";
 import { validateDeployment } from "./validate-deployment";
 import { describeRollout, planRollout, BatchSize, RolloutBatch } from "../plan";
@@ -93,10 +94,7 @@ export interface DeploymentArgs {
 /** Time limits of everything run on a host; each can be set in `timeouts`. */
 export const DEFAULT_TIMEOUTS: CommandTimeouts = {
   ...DEFAULT_CYCLE_LIMITS,
-  install: 900,
-  buildHook: 900,
-  migration: 1800,
-  backup: 1800,
+  ...DEFAULT_COMMAND_TIMEOUTS,
   upload: 600,
 };
 

@@ -92,6 +92,8 @@ export async function prepare(env: JobEnv, hostName: string): Promise<void> {
         host: h.name,
         lock: { ...lockOf(ctx), root: h.root, release: id, step: "prepare" },
         removeArtifact: true,
+        installTimeoutSeconds: ctx.timeouts.install,
+        buildHookTimeoutSeconds: ctx.timeouts.buildHook,
       }),
       // Unpack and link are quick; install and each hook have their own limits on the host.
       ctx.timeouts.install + hooks.length * ctx.timeouts.buildHook + 120,
@@ -120,6 +122,8 @@ export async function migrate(env: JobEnv): Promise<void> {
       command: m.command,
       backupCommand: m.backupCommand,
       lock: { ...lockOf(ctx), root: h.root, release: ctx.release.id, step: "migrate" },
+      migrationTimeoutSeconds: ctx.timeouts.migration,
+      backupTimeoutSeconds: ctx.timeouts.backup,
     }),
     ctx.timeouts.migration + ctx.timeouts.backup + MARGIN_SECONDS,
   );
