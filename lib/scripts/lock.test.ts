@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { hostScript } from "./common";
 import { type LockArgs } from "./lock";
-import { SHELLS, killAll, lockIsFree, pidsIn, rid, run, sandbox, startLockHolder, type Sandbox } from "./testing/sandbox";
+import { SHELLS, killAll, lockIsFree, rid, run, sandbox, startLockHolder, waitForPids, type Sandbox } from "./testing/sandbox";
 
 let box: Sandbox;
 let lock: LockArgs;
@@ -61,7 +61,8 @@ describe.each(SHELLS)("the host lock under %s", (shell) => {
     const shellPid = Number(
       startLockHolder('(exec 9>>"$1"; flock -n 9; sleep 30 & echo "$!" > "$2"; wait) </dev/null >/dev/null 2>&1 & echo "$!"', lockFile(), pids),
     );
-    started.push(shellPid, ...pidsIn(pids));
+    // Its child writes its pid once started: wait for it, so the cleanup can kill it too.
+    started.push(shellPid, ...waitForPids(pids, 1));
     const r = run(locked(), { shell });
     expect(r.status).toBe(75);
     expect(r.stderr.startsWith(`${WHO}the lock is held by pid ${shellPid} on the host (sh -c (exec 9>>"$1"; flock -n 9; sleep 30 `)).toBe(true);

@@ -167,9 +167,17 @@ export function lockIsFree(file: string): boolean {
   return spawnSync("flock", ["-n", file, "true"]).status === 0;
 }
 
-/** Kills what a test started and left running (already gone is fine). */
+/** Kills what a test started and left running, with their children (already gone is fine). */
 export function killAll(pids: readonly number[]): void {
   for (const pid of pids) {
+    // Children first: once the parent is gone they belong to init and are hard to find.
+    let children: number[] = [];
+    try {
+      children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+    } catch {
+      // gone already, or no /proc children file
+    }
+    killAll(children);
     try {
       process.kill(pid, "SIGKILL");
     } catch {
@@ -186,6 +194,13 @@ export function pidsIn(file: string): number[] {
     .split("\n")
     .filter((l) => /^\d+$/.test(l))
     .map(Number);
+}
+
+/** Waits up to `ms` until `file` lists `count` pids (a background process writes them), and returns them. */
+export function waitForPids(file: string, count: number, ms = 3000): number[] {
+  const end = Date.now() + ms;
+  while (pidsIn(file).length < count && Date.now() < end) spawnSync("sleep", ["0.02"]);
+  return pidsIn(file);
 }
 
 /**
