@@ -4,10 +4,11 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { prepareRelease, probeRelease } from "./release";
-import { hostCycle } from "./host-cycle";
+import { DEFAULT_CYCLE_LIMITS, attachJob, probeCycle, startJob, watchStable, type CycleHostArgs } from "./host-job";
 import { runMigration } from "./migrate";
 import { pruneReleases } from "./prune";
-import { drainServer, hideServer, serverState, unhideServer } from "./haproxy";
+import { hideGuarded, putBackServer, readRotation } from "./haproxy";
+import { quote } from "./quote";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -19,10 +20,46 @@ const MARK = "Zq9";
 const SHA = "ab".repeat(32);
 const ID = "v1-0123456789ab";
 
+/**
+ * A script that carries another whole script in variable `name` (startJob's job, hideGuarded's
+ * guard), as two entries: `key`, with that value replaced by a constant word, and `key.name`,
+ * the script it carries (which runs on its own, so it is held to the same properties).
+ */
+function nested(key: string, text: string, name: string): Record<string, string> {
+  const start = text.indexOf(`\n${name}='`);
+  if (start < 0) throw new Error(`${key} has no quoted ${name}=`);
+  const valueStart = start + name.length + 2;
+  let inner = "";
+  let i = valueStart;
+  for (;;) {
+    const end = text.indexOf("'", i + 1);
+    inner += text.slice(i + 1, end);
+    i = end + 1;
+    if (!text.startsWith("\\''", i)) break;
+    inner += "'";
+    i += 2;
+  }
+  if (text.slice(valueStart, i) !== quote(inner)) throw new Error(`${key}: ${name} is not one quoted word`);
+  return { [key]: `${text.slice(0, start)}\n${name}=nested${text.slice(i)}`, [`${key}.${name}`]: inner };
+}
+
 /** Every builder, with user text (each containing MARK) in every free-text slot. */
 function allScripts(host: string, dir: string, label: string, cmd: string): Record<string, string> {
   const root = `/srv/${dir}`;
   const owner = label;
+  const cycle = (check: CycleHostArgs["check"]): CycleHostArgs => ({
+    root,
+    host,
+    releaseId: ID,
+    restartCommand: cmd,
+    aliveCommand: cmd,
+    check,
+    limits: DEFAULT_CYCLE_LIMITS,
+    redeploy: label,
+  });
+  const http = cycle({ kind: "http", url: `http://127.0.0.1:8080/${encodeURIComponent(dir)}?q=${MARK}`, deadlineSeconds: 5 });
+  const command = cycle({ kind: "command", command: cmd, deadlineSeconds: 5 });
+  const lb = { socket: "/run/h.sock", backend: "web", server: "web1", host };
   return {
     probeRelease: probeRelease({ root, releaseId: ID, host }),
     prepareRelease: prepareRelease({
@@ -37,32 +74,20 @@ function allScripts(host: string, dir: string, label: string, cmd: string): Reco
       host,
       lock: { root, owner, stack: label, release: ID, step: "prepare" },
     }),
-    hostCycleHttp: hostCycle({
-      root,
-      host,
-      releaseId: ID,
-      restartCommand: cmd,
-      by: label,
-      check: { kind: "http", url: `http://127.0.0.1:8080/${encodeURIComponent(dir)}?q=${MARK}`, deadlineSeconds: 5 },
-      keepReleases: 3,
-      lock: { owner, stack: label },
-    }),
-    hostCycleCommand: hostCycle({
-      root,
-      host,
-      releaseId: ID,
-      restartCommand: cmd,
-      by: label,
-      check: { kind: "command", command: cmd, deadlineSeconds: 5 },
-      keepReleases: 3,
-      lock: { owner, stack: label },
-    }),
+    // The HTTP check in the probe, the command check in the job and the watch (same variables).
+    probeCycle: probeCycle(http),
+    ...nested("startJob", startJob({ ...command, kind: "switch", jobId: "1-switch-ab", by: label, lock: { owner, stack: label } }), "job"),
+    attachJob: attachJob({ root, host, jobId: "1-switch-ab", waitSeconds: 5 }),
+    watchStable: watchStable({ ...command, stableSeconds: 5 }),
     runMigration: runMigration({ root, releaseId: ID, host, command: cmd, backupCommand: cmd, lock: { root, owner, stack: label, release: ID, step: "migrate" } }),
     pruneReleases: pruneReleases({ root, keep: 3, host }),
-    drainServer: drainServer({ socket: "/run/h.sock", backend: "web", server: "web1", host }),
-    hideServer: hideServer({ socket: "/run/h.sock", backend: "web", server: "web1", host, timeoutSeconds: 5 }),
-    unhideServer: unhideServer({ socket: "/run/h.sock", backend: "web", server: "web1", host, timeoutSeconds: 5 }),
-    serverState: serverState({ socket: "/run/h.sock", backend: "web", server: "web1", host }),
+    readRotation: readRotation(lb),
+    ...nested(
+      "hideGuarded",
+      hideGuarded({ ...lb, timeoutSeconds: 5, was: "ready", minInRotation: 1, rotationWaitSeconds: 5, leaseSeconds: 60, token: "ab12" }),
+      "guard",
+    ),
+    putBackServer: putBackServer({ ...lb, timeoutSeconds: 5, was: "drain", checked: false }),
   };
 }
 
@@ -140,7 +165,7 @@ describe("every script builder", () => {
               expect(fs.readdirSync(dir), `${name}: an input ran a command`).toEqual([]);
               const values = r.stdout.split("\0");
               expect(values, name).toContain(given.host);
-              if (["prepareRelease", "hostCycleHttp", "hostCycleCommand", "runMigration"].includes(name)) expect(values, `${name} lost the command`).toContain(given.cmd);
+              if (["prepareRelease", "probeCycle", "startJob.job", "watchStable", "runMigration"].includes(name)) expect(values, `${name} lost the command`).toContain(given.cmd);
               if (names.includes("lock_owner") || names.includes("by")) expect(values, `${name} lost the label`).toContain(given.label);
               if (names.includes("root")) expect(values, name).toContain(`/srv/${given.dir}`);
             }
