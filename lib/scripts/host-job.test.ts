@@ -286,6 +286,26 @@ describe.each(SHELLS)("startJob / attachJob under %s", (shell) => {
     expect(lockFree()).toBe(true);
   });
 
+  it("startJob with attachSeconds attaches in the same command: started, then what attachJob says", async () => {
+    const afterStart = (stdout: string, id: string) => {
+      expect(stdout.startsWith(`cutover-job started ${id}\n`)).toBe(true);
+      return parseAttach(stdout.slice(stdout.indexOf("\n") + 1));
+    };
+    const a = job(1);
+    const r = await runAsync(startJob({ ...a, attachSeconds: 20 }), { shell });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const reply = afterStart(r.stdout, a.jobId);
+    expect(reply).toMatchObject({ state: "done", outcome: { result: "ok" } });
+    expect(reply && "log" in reply ? reply.log : "").toContain(`cutover[web1] switch: current -> releases/${rid(1)} (was none)`);
+
+    const slow = job(2, { restartCommand: `${RESTART}; sleep 2` });
+    const r2 = await runAsync(startJob({ ...slow, attachSeconds: 1 }), { shell });
+    expect(r2.status).toBe(0);
+    expect(afterStart(r2.stdout, slow.jobId)).toEqual({ state: "running" });
+    expect(await attach(slow.jobId, shell)).toMatchObject({ state: "done", outcome: { result: "ok" } });
+  });
+
   it("attach: never for a job id that was never started", async () => {
     expect(await attach("1234-switch-never", shell, 1)).toEqual({ state: "never", log: "" });
   });
