@@ -231,16 +231,20 @@ describe("runner faults: host work survives its connection, put back only when k
     await hap("set server web/web3 state maint");
     await configure("5");
     const since = Date.now();
-    const r = await upUnderLoad();
-    expect(r.code, r.output).toBe(0);
-    expect(r.load.failed).toBe(0);
-    const id = (await app.outputs()).releaseId.value as string;
-    expect((await status()).web3).toBe("MAINT");
-    for (const h of hosts) expect(await served(h)).toBe(id); // switched while it served nobody
-    const left = events(since).find((e) => e.kind === "phase" && e.host === "web3" && e.phase === "left-as-found");
-    expect(left && left.kind === "phase" && left.detail).toMatch(/web\/web3 is MAINT.*left as found/);
-    await hap("set server web/web3 state ready");
-    ids["5"] = id;
+    try {
+      const r = await upUnderLoad();
+      expect(r.code, r.output).toBe(0);
+      expect(r.load.failed).toBe(0);
+      const id = (await app.outputs()).releaseId.value as string;
+      expect((await status()).web3).toBe("MAINT");
+      for (const h of hosts) expect(await served(h)).toBe(id); // switched while it served nobody
+      const left = events(since).find((e) => e.kind === "phase" && e.host === "web3" && e.phase === "left-as-found");
+      expect(left && left.kind === "phase" && left.detail).toMatch(/web\/web3 is MAINT.*left as found/);
+      ids["5"] = id;
+    } finally {
+      await hap("set server web/web3 state ready");
+    }
+    const id = ids["5"];
     await settledOn(id);
   }, 300_000);
 

@@ -150,6 +150,7 @@ export class Deployment extends pulumi.ComponentResource {
         restoreCycled: args.restoreCycled ?? false,
         stableSeconds: args.stableSeconds ?? 5,
         minInRotation: args.minInRotation ?? defaultMinInRotation(args, batches),
+        minInRotationByDefault: args.minInRotation === undefined,
         timeouts: { ...DEFAULT_TIMEOUTS, ...args.timeouts },
         checkout: process.cwd(),
       }));

@@ -113,6 +113,8 @@ export interface DeployContext {
   stableSeconds: number;
   /** Fewest servers of the balancer's backend kept in rotation while hiding one. */
   minInRotation: number;
+  /** minInRotation is the default (hosts − batch), which an operator's MAINT servers lower. */
+  minInRotationByDefault: boolean;
   timeouts: CommandTimeouts;
 }
 

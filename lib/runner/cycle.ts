@@ -128,7 +128,7 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
   const hide = async () => {
     if (!lb || !managed) return;
     env.phase(h.name, "hide");
-    await lb.hide(h, { was, minInRotation: ctx.minInRotation, leaseSeconds: leaseSeconds(ops, h) });
+    await lb.hide(h, { was, minInRotation: ctx.minInRotation, minLessOperatorOut: ctx.minInRotationByDefault, leaseSeconds: leaseSeconds(ops, h) });
     env.phase(h.name, "hidden");
   };
   const putBack = async (checked: boolean) => {

@@ -183,6 +183,12 @@ export interface HideArgs extends HaproxyWait {
   /** The admin state to go back to: ready or drain. */
   was: "ready" | "drain";
   minInRotation: number;
+  /**
+   * minInRotation is the deploy's default (hosts − batch), not the user's number: servers an
+   * operator has in MAINT are out already, so each lowers it by one (the deploy cannot keep
+   * capacity someone else took away, and must not wait forever for it).
+   */
+  minLessOperatorOut?: boolean;
   /** Longest wait for the backend to have minInRotation other servers UP. */
   rotationWaitSeconds: number;
   leaseSeconds: number;
@@ -233,6 +239,7 @@ export function hideGuarded(a: HideArgs): string {
       was: a.was,
       token: a.token,
       min: validateInteger(a.minInRotation, "minInRotation", { min: 0, unit: "servers" }),
+      min_less_operator_out: a.minLessOperatorOut ? 1 : 0,
       rotation_wait: validateInteger(a.rotationWaitSeconds, "rotationWaitSeconds", { min: 0, unit: "seconds" }),
       lease: validateInteger(a.leaseSeconds, "leaseSeconds", { min: 0, unit: "seconds" }),
       guard: guardScript(a),
@@ -247,7 +254,8 @@ export function hideGuarded(a: HideArgs): string {
       '    $1 != be || $2 == "BACKEND" || $2 == "FRONTEND" { next }',
       '    $2 == sv { self = $(idx["status"]); w = $(idx["weight"]); found = 1; next }',
       '    $(idx["status"]) ~ /^UP/ || $(idx["status"]) == "no check" { n++ }',
-      '    END { if (!found) exit 3; printf "%d|%s|%s\\n", n, self, w }\' ||',
+      '    $(idx["status"]) ~ /^MAINT/ { maint = maint " " $2 }',
+      '    END { if (!found) exit 3; printf "%d|%s|%s|%s\\n", n, self, w, maint }\' ||',
       '    fail hide "$backend/$server is not in HAProxy\'s \\"show stat\\"; check the backend and server names in haproxy.cfg"',
       "}",
       "_wait_end=$(( $(now_s) + rotation_wait ))",
@@ -255,16 +263,21 @@ export function hideGuarded(a: HideArgs): string {
       "lb_lock",
       "while :; do",
       "  view=$(backend_view)",
-      "  others=${view%%|*}; rest=${view#*|}; self_status=${rest%|*}; weight=${rest##*|}",
-      '  [ "$others" -lt "$min" ] || break',
+      "  others=${view%%|*}; rest=${view#*|}; self_status=${rest%%|*}; rest=${rest#*|}; weight=${rest%%|*}; in_maint=${rest#*|}",
+      "  need=$min",
+      '  if [ "$min_less_operator_out" = 1 ]; then',
+      // A MAINT without a marker of ours is an operator's.
+      "    for _s in $in_maint; do [ -e \"$marker_dir/$_s\" ] || need=$((need - 1)); done",
+      "  fi",
+      '  [ "$others" -lt "$need" ] || break',
       // A server that serves nothing (DOWN: a first deploy, a crashed app) takes nothing out
       // of rotation by being hidden; only hiding an UP one must leave `min` others.
       '  case $self_status in UP*|"no check") ;; *) break ;; esac',
       "  flock -u 8",
       '  if [ "$(now_s)" -ge "$_wait_end" ]; then',
-      '    fail hide "hiding $server would leave $others other server(s) of backend $backend in rotation, fewer than minInRotation $min; waited ${rotation_wait}s for servers to come back (another deploy, or servers failing their checks); nothing was hidden"',
+      '    fail hide "hiding $server would leave $others other server(s) of backend $backend in rotation, fewer than minInRotation $need; waited ${rotation_wait}s for servers to come back (another deploy, or servers failing their checks); nothing was hidden"',
       "  fi",
-      '  [ -n "$said" ] || say hide "waiting: backend $backend has $others other server(s) in rotation and minInRotation is $min"',
+      '  [ -n "$said" ] || say hide "waiting: backend $backend has $others other server(s) in rotation and minInRotation is $need"',
       "  said=1",
       "  sleep 0.2",
       "  lb_lock",

@@ -39,6 +39,7 @@ export function haproxyMembership(lb: HaproxyContext, pool: SshPool): Membership
         timeoutSeconds: lb.drainSeconds,
         was: o.was,
         minInRotation: o.minInRotation,
+        minLessOperatorOut: o.minLessOperatorOut,
         rotationWaitSeconds: lb.rotationWaitSeconds,
         leaseSeconds: o.leaseSeconds,
         token: randomBytes(6).toString("hex"),

@@ -35,6 +35,8 @@ export interface HideOptions {
   was: PriorState;
   /** Fewest servers of the backend that must stay in rotation while this one is hidden. */
   minInRotation: number;
+  /** The default minInRotation: lowered by servers an operator took out (HAProxy). */
+  minLessOperatorOut?: boolean;
   /**
    * After this many seconds without a put-back (the agent died), the balancer side puts the
    * server back on its own, unchecked: its health checks decide when it serves. 0: never.
