@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { TempProject, repoRoot, requireEngine, tempStackProject } from "./support/engine";
+import { Stack } from "@pulumi/pulumi/automation";
+import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
 import { FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
 import { startLoad } from "../stacks/load";
 
@@ -27,12 +27,7 @@ describe("an app stack deploying to a fleet stack's servers over SSH (StackRefer
   let app: Stack;
   let access: FleetAccess;
 
-  /** A stack of the repo's program; every stack of this test shares the first one's backend. */
-  async function stackOf(name: string, config: Record<string, unknown>): Promise<Stack> {
-    const project = tempStackProject(name, config);
-    projects.push(project);
-    return LocalWorkspace.createStack({ stackName: name, workDir: project.dir }, { envVars: projects[0].envVars });
-  }
+  const stackOf = (name: string, config: Record<string, unknown>) => stackOnSharedBackend(projects, name, config);
 
   async function deploy(version: string) {
     fs.writeFileSync(path.join(appDir, "VERSION"), `${version}\n`);

@@ -272,7 +272,7 @@ describe("recovery: failures Pulumi sees, retries by a plain up", () => {
       () => "succeeded",
       (e: Error) => e.message,
     );
-    expect(err).toMatch(/host web3 is being deployed by carol \(stack other, release 9-000000000000, step cycle, pid \d+ on the host\)/);
+    expect(err).toMatch(/host web3 is being deployed by carol \(stack other, release 9-000000000000, step cycle\) since \S+; the lock is held by pid \d+ on the host/);
     expect(err).toMatch(/wait for that deploy to finish and run `pulumi up` again/);
     // web3 never moved; it is in rotation.
     expect(await served("web3")).toBe(ids["6"]);

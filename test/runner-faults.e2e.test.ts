@@ -10,8 +10,8 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { TempProject, repoRoot, requireEngine, tempStackProject } from "./support/engine";
+import { Stack } from "@pulumi/pulumi/automation";
+import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
 import { FleetAccess, backendStatus, descendants, fleetAccess } from "./support/fleet";
 import { LoadResult, RunningLoad, startLoad } from "../stacks/load";
 import { DeployEvent, eventLogPath } from "../lib/runner/events";
@@ -72,11 +72,7 @@ describe("runner faults: host work survives its connection, put back only when k
   let access: FleetAccess;
   const ids: Record<string, string> = {};
 
-  async function stackOf(name: string, config: Record<string, unknown>): Promise<Stack> {
-    const project = tempStackProject(name, config);
-    projects.push(project);
-    return LocalWorkspace.createStack({ stackName: name, workDir: project.dir }, { envVars: projects[0].envVars });
-  }
+  const stackOf = (name: string, config: Record<string, unknown>) => stackOnSharedBackend(projects, name, config);
 
   async function configure(version: string, rollout: Rollout = {}, extra: Record<string, unknown> = {}): Promise<void> {
     fs.writeFileSync(path.join(appDir, "VERSION"), `${version}\n`);
@@ -151,6 +147,8 @@ describe("runner faults: host work survives its connection, put back only when k
 
   beforeAll(async () => {
     requireEngine();
+    // Switches a run that was stopped half-way may have left on a reused fleet.
+    for (const h of hosts) for (const f of ["hang-restart", "bg-restart", "broken"]) fs.rmSync(flag(h, f), { force: true });
     fs.cpSync(path.join(repoRoot, "stacks", "sample-app"), appDir, { recursive: true });
     fleet = await stackOf(fleetStack, {
       "cutover:provider": "local",

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { TempProject, repoRoot, requireEngine, tempStackProject } from "./support/engine";
+import { Stack } from "@pulumi/pulumi/automation";
+import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
 import { FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
 import { runProcess } from "../lib/engine/command-provider/run";
 import { startLoad } from "../stacks/load";
@@ -43,11 +43,7 @@ describe("stock sshd limits and a shared backend", () => {
   let fleet: Stack;
   let access: FleetAccess;
 
-  async function stackOf(name: string, config: Record<string, unknown>): Promise<Stack> {
-    const project = tempStackProject(name, config);
-    projects.push(project);
-    return LocalWorkspace.createStack({ stackName: name, workDir: project.dir }, { envVars: projects[0].envVars });
-  }
+  const stackOf = (name: string, config: Record<string, unknown>) => stackOnSharedBackend(projects, name, config);
 
   const appConfig = (version: string, rollout: Record<string, unknown>) => ({
     source: appDir,

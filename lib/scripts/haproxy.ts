@@ -152,10 +152,14 @@ const READMIT_SH = [
   "readmit_unchecked() {",
   '  hap "set weight $backend/$server 0" >/dev/null',
   '  set_state "$step" "$1"',
+  // The check HAProxy runs on leaving maint is immediate: 2 s is room for it to end even where
+  // `fall 1` shows a plain UP before it (a settled UP or DOWN after that is its verdict).
+  "  _min=$(( $(now_s) + 2 ))",
   "  _end=$(( $(now_s) + 60 ))",
   '  while [ "$(now_s)" -lt "$_end" ]; do',
   '    read_stat "$step" status',
-  '    case $value in UP|DOWN|"no check"|DRAIN) break ;; esac',
+  '    case $value in DOWN*) break ;; esac',
+  '    if [ "$(now_s)" -ge "$_min" ]; then case $value in UP|"no check"|DRAIN) break ;; esac; fi',
   "    sleep 0.2",
   "  done",
   '  hap "set weight $backend/$server $2" >/dev/null',

@@ -148,8 +148,9 @@ const CHECK_SH = [
   "      return 1 ;;",
   "    command)",
   '      export CUTOVER_RELEASE="$1"',
+  // bounded runs in the $(…) subshell: its one-line reason arrives in the output (stderr).
   '      if _out=$(bounded check "$check_limit" "$current" "$check_target" 2>&1); then return 0; fi',
-  '      check_last="$(one_line "$bounded_why"): $(one_line "$_out")"',
+  '      check_last=$(one_line "$_out")',
   "      return 1 ;;",
   "  esac",
   "}",
@@ -158,7 +159,6 @@ const CHECK_SH = [
   '  [ -n "$alive_cmd" ] || return 0',
   '  if _out=$(bounded alive "$alive_limit" "$root" "$alive_cmd" 2>&1); then return 0; fi',
   '  alive_last=$(one_line "$_out")',
-  '  [ -n "$alive_last" ] || alive_last=$bounded_why',
   "  return 1",
   "}",
   "check_release() {",
@@ -247,12 +247,14 @@ function jobBody(kind: JobArgs["kind"]): string[] {
     // A step that fails outright (fail) leaves the outcome unknown to the runner: say so.
     "fail() { printf 'cutover[%s] %s: %s\\n' \"$host\" \"$1\" \"$2\" >&2; printf 'failed %s: %s\\n' \"$1\" \"$2\" > \"$result_file.tmp\" && mv -f -- \"$result_file.tmp\" \"$result_file\"; exit 1; }",
     ': > "$started_file"',
+    // Written by the job once it holds the lock: a refused start never hides the holder's job.
+    "printf '%s\\n' \"$job_id\" > \"$jobs_dir/latest\"",
     "check_link cycle",
   ];
   if (kind === "switch") {
     return [
       ...common,
-      '[ -f "$releases/$release_id/.prepared" ] || fail cycle "release $release_id is not prepared on this host; run `pulumi up` so its prepare step runs first"',
+      '[ -f "$releases/$release_id/.prepared" ] || fail cycle "release $release_id is not prepared on this host; run pulumi up so its prepare step runs first"',
       "was=$(current_id)",
       'if [ "$was" != "$release_id" ]; then',
       '  if is_release_id "$was"; then',
@@ -326,7 +328,6 @@ export function startJob(a: JobArgs & { attachSeconds?: number }): string {
       'mkdir -p -- "$jobs_dir" || fail job "cannot create $jobs_dir"',
       // Old jobs' files: a week is plenty to read what happened.
       'find "$jobs_dir" -type f -mtime +7 -delete 2>/dev/null || true',
-      "printf '%s\\n' \"$job_id\" > \"$jobs_dir/latest\"",
       // setsid -f: the job's parent is init and it has a session of its own, so neither the
       // SSH session ending nor a signal to this command's process group reaches it.
       'setsid -f sh -c \'echo $$ > "$1"; exec sh -c "$2"\' cutover-job "$pid_file" "$job" </dev/null >"$log_file" 2>&1',

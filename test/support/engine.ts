@@ -97,3 +97,13 @@ export async function stackUnderTest(stackName: string, config: Record<string, u
     },
   };
 }
+
+/**
+ * A stack of the repo's program on a new temp project, added to `projects`; every stack of one
+ * test shares the first project's backend (so a StackReference between them resolves).
+ */
+export async function stackOnSharedBackend(projects: TempProject[], stackName: string, config: Record<string, unknown>): Promise<Stack> {
+  const project = tempStackProject(stackName, config);
+  projects.push(project);
+  return LocalWorkspace.createStack({ stackName, workDir: project.dir }, { envVars: projects[0].envVars });
+}
