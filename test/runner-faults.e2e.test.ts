@@ -82,7 +82,8 @@ describe("runner faults: host work survives its connection, put back only when k
       prepare: { linkedDirs: ["log"] },
       deployer: "runner-faults",
       timeouts: { restart: 6, alive: 3 },
-      rollout: { batchSize: rollout.batchSize ?? 1, smoke: { path: "/healthz", deadlineSeconds: 5 }, stableSeconds: rollout.stableSeconds ?? 1, ...rollout },
+      // Two hosts a batch keeps the file's many deploys short; web1 is always in the first.
+      rollout: { batchSize: rollout.batchSize ?? 2, smoke: { path: "/healthz", deadlineSeconds: 5 }, stableSeconds: rollout.stableSeconds ?? 1, ...rollout },
       ...extra,
     };
     await app.setConfig("cutover:app", { value: JSON.stringify(config) });
@@ -301,7 +302,7 @@ describe("runner faults: host work survives its connection, put back only when k
   it("a release that exits 4 s after it starts: caught in web1's stability window, web1 restored, later batches untouched", async () => {
     fs.writeFileSync(path.join(appDir, "EXIT_AFTER_MS"), "4000\n");
     try {
-      await configure("10", { stableSeconds: 5 });
+      await configure("10", { batchSize: 1, stableSeconds: 5 });
       const before = await Promise.all(hosts.map(async (h) => (await activations(h)).length));
       const r = await upUnderLoad();
       expect(r.code).not.toBe(0);
