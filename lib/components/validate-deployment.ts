@@ -111,7 +111,8 @@ export function validateDeployment(args: DeploymentArgs): void {
   validateLabel(args.stack, "stack");
   if (args.redeploy !== undefined) validateLabel(args.redeploy, "redeploy");
   if (args.stableSeconds !== undefined) validateInteger(args.stableSeconds, "stableSeconds", { min: 0, max: 3600, unit: "seconds" });
-  if (args.minInRotation !== undefined) validateInteger(args.minInRotation, "minInRotation", { min: 0, max: args.hosts.length, unit: "servers" });
+  // It counts every server of the backend, whoever deploys it: not bounded by this deploy's hosts.
+  if (args.minInRotation !== undefined) validateInteger(args.minInRotation, "minInRotation", { min: 0, max: 100_000, unit: "servers" });
   for (const [name, value] of Object.entries(args.timeouts ?? {})) {
     if (!(name in DEFAULT_TIMEOUTS)) fail(`timeouts.${name} is not a known time limit: use ${Object.keys(DEFAULT_TIMEOUTS).join(", ")}`);
     validateInteger(value, `timeouts.${name}`, { min: 1, max: 86_400, unit: "seconds" });
