@@ -249,7 +249,7 @@ describe("runner faults: host work survives its connection, put back only when k
 
   it("a restart that hangs: the step fails after its limit naming host and command; web1 is restored and UP; 0 failed", async () => {
     await access.must("web1", sh`touch ${flag("web1", "hang-restart")}`);
-    await configure("6");
+    await configure("6", { batchSize: 1 }); // web1 alone in its batch: no host switched beside it
     const t0 = Date.now();
     const r = await upUnderLoad();
     console.log(`[runner-faults] hung restart: up ended after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
