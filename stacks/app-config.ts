@@ -27,7 +27,7 @@ export interface AppConfig {
     restoreCycled?: boolean;
     /** false: switch hosts in place without hiding them (to measure what hiding saves). */
     hideFromLoadBalancer?: boolean;
-    /** Seconds a host must keep passing its check back in rotation before the next batch (default 5). */
+    /** Seconds a host must keep passing its check back in rotation before the next batch (default 3). */
     stableSeconds?: number;
     /** Fewest servers of the backend kept in rotation while one is hidden. */
     minInRotation?: number;

@@ -79,7 +79,7 @@ export interface DeploymentArgs {
   redeploy?: string;
   /**
    * Seconds a host must keep passing its check once back in rotation before the next batch
-   * starts (default 5); a release that dies in that window is restored like a failed check.
+   * starts (default 3: a release that passes its check and dies within a few seconds of its start, the common crash, is caught; each batch waits that long after its put-back); a release that dies in that window is restored like a failed check.
    */
   stableSeconds?: number;
   /**
@@ -148,7 +148,7 @@ export class Deployment extends pulumi.ComponentResource {
         migration: args.migration,
         keepReleases: args.keepReleases ?? 5,
         restoreCycled: args.restoreCycled ?? false,
-        stableSeconds: args.stableSeconds ?? 5,
+        stableSeconds: args.stableSeconds ?? 3,
         minInRotation: args.minInRotation ?? defaultMinInRotation(args, batches),
         minInRotationByDefault: args.minInRotation === undefined,
         timeouts: { ...DEFAULT_TIMEOUTS, ...args.timeouts },
