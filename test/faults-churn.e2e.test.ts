@@ -36,7 +36,7 @@ describe(`${deploys} deploys in a row with keepReleases ${keep}`, () => {
       version,
       keepReleases: keep,
       prepare: { linkedDirs: ["log"], installCommand: INSTALL },
-      rollout: { batchSize: 1, hideFromLoadBalancer: false, smoke: { path: "/healthz", deadlineSeconds: 10 } },
+      rollout: { batchSize: 1, hideFromLoadBalancer: false, smoke: { path: "/healthz", deadlineSeconds: 10 }, stableSeconds: 0 }, // about pruning, not the stability window
     };
     await stack.setConfig("cutover:app", { value: JSON.stringify(app) });
     // By the CLI (50 times: the Automation API's bookkeeping runs would add ~2 min); the id is

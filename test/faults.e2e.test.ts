@@ -72,7 +72,7 @@ describe("faults under load: one consistent release, everyone in rotation, nothi
       version,
       prepare: { linkedDirs: o.linkedDirs ?? ["log"], installCommand: INSTALL },
       deployer: "alice",
-      rollout: { batchSize: 1, smoke: { path: "/healthz", deadlineSeconds: o.smokeDeadline ?? 5 }, restoreCycled: o.restoreCycled ?? false },
+      rollout: { batchSize: 1, smoke: { path: "/healthz", deadlineSeconds: o.smokeDeadline ?? 5 }, restoreCycled: o.restoreCycled ?? false, stableSeconds: 1 },
     };
     await stack.setConfig("cutover:app", { value: JSON.stringify(app) });
   }

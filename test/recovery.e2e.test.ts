@@ -59,6 +59,7 @@ describe("recovery: failures Pulumi sees, retries by a plain up", () => {
         batchSize: o.batchSize ?? 1,
         smoke: { path: "/healthz", deadlineSeconds: o.smokeDeadline ?? 5 },
         restoreCycled: o.restoreCycled ?? false,
+        stableSeconds: 1,
       },
     };
     await stack.setConfig("cutover:app", { value: JSON.stringify(app) });
