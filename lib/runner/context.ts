@@ -124,6 +124,11 @@ export function hostOf(ctx: DeployContext, name: string): HostContext {
   return h;
 }
 
+/** The rollout batch a host is in (0: none). */
+export function batchOf(ctx: DeployContext, host: string): number {
+  return ctx.batches.find((b) => b.hosts.includes(host))?.index ?? 0;
+}
+
 export function checkFor(ctx: DeployContext, host: HostContext): RoleCheck {
   for (const role of host.roles) if (ctx.checks[role]) return ctx.checks[role];
   return { kind: "none" };

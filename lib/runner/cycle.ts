@@ -18,7 +18,7 @@
  * A host goes back into rotation only when its outcome is known good, and only to the state it
  * had; the host's side never depends on this process staying alive (see scripts/host-job.ts).
  */
-import { DeployContext, HostContext } from "./context";
+import { DeployContext, HostContext, batchOf, hostOf } from "./context";
 import { Phase } from "./events";
 import { Membership, PriorState } from "./membership";
 import { JobOutcome } from "../scripts/host-job";
@@ -213,16 +213,6 @@ async function startAndAttach(env: CycleEnv, h: HostContext, kind: "switch" | "r
     if (attached.started !== false || attempt === 2) return attached;
   }
 }
-
-function batchOf(ctx: DeployContext, host: string): number {
-  return ctx.batches.find((b) => b.hosts.includes(host))?.index ?? 0;
-}
-
-const hostOf = (ctx: DeployContext, name: string) => {
-  const h = ctx.hosts.find((x) => x.name === name);
-  if (!h) throw new Error(`host ${name} is not part of deploy ${ctx.key}`);
-  return h;
-};
 
 /**
  * The cycle step of one host. With restoreCycled, the hosts of earlier batches go forward first

@@ -61,11 +61,7 @@ export function sshHostOps(
 
   /** A read-only command: run again once when the connection dropped under it. */
   async function readOnly(h: HostContext, step: string, script: string, limitSeconds: number): Promise<string> {
-    let r = await pool.run(h.ssh, script, { limitSeconds });
-    if (r.abnormal) {
-      log("stderr", `cutover[${h.name}] ${step}: ${r.abnormal}; trying once more\n`);
-      r = await pool.run(h.ssh, script, { limitSeconds });
-    }
+    const r = await pool.runReadOnly(h.ssh, script, { limitSeconds }, (why) => log("stderr", `cutover[${h.name}] ${step}: ${why}; trying once more\n`));
     if (r.code !== 0) throw new Error(`${step} on ${h.name} failed: ${lastLines(r.stderr) || r.abnormal || `exit ${r.code}`}`);
     return r.stdout;
   }

@@ -31,12 +31,10 @@ const lockOf = (ctx: DeployContext) => ({ owner: ctx.deployer, stack: ctx.stack 
 
 async function runChecked(env: JobEnv, h: HostContext, step: string, script: string, limitSeconds: number, retryIfDropped = false): Promise<string> {
   const options = { limitSeconds, onOutput: env.log };
-  let r = await env.pool.run(h.ssh, script, options);
-  if (r.abnormal && retryIfDropped) {
-    // Only for commands that change nothing (a probe): safe to run again.
-    env.log("stderr", `cutover[${h.name}] ${step}: ${r.abnormal}; trying once more\n`);
-    r = await env.pool.run(h.ssh, script, options);
-  }
+  // Only commands that change nothing (a probe) are safe to run again.
+  const r = retryIfDropped
+    ? await env.pool.runReadOnly(h.ssh, script, options, (why) => env.log("stderr", `cutover[${h.name}] ${step}: ${why}; trying once more\n`))
+    : await env.pool.run(h.ssh, script, options);
   if (r.code !== 0) {
     const why = r.stderr.trim().split("\n").slice(-3).join(" ") || (r.abnormal ? `the ${step} command ${r.abnormal}` : `exit ${r.code}`);
     // Probe, prepare and migration all run before the first switch.

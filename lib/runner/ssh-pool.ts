@@ -261,6 +261,17 @@ export class SshPool {
     }
   }
 
+  /**
+   * A command that changes nothing (a probe, a watch): run once more when the connection
+   * dropped under it, saying so through `onRetry`.
+   */
+  async runReadOnly(e: HostEndpoint, script: string, options: RunOptions, onRetry: (why: string) => void): Promise<RunResult> {
+    const r = await this.run(e, script, options);
+    if (!r.abnormal) return r;
+    onRetry(r.abnormal);
+    return this.run(e, script, options);
+  }
+
   /** Copies a local file to `remotePath` over SFTP on the pooled connection, within `limitSeconds`. */
   async upload(e: HostEndpoint, localPath: string, remotePath: string, limitSeconds: number): Promise<void> {
     const release = await this.slotsOf(e).take();
