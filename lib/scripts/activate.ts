@@ -26,7 +26,7 @@ export const SWAP_SH = [
   "}",
   "record() {",
   "  if is_release_id \"$3\"; then _prev=\"\\\"$3\\\"\"; else _prev=null; fi",
-  '  mkdir -p -- "$cutover_dir" &&',
+  '  { [ -d "$cutover_dir" ] || mkdir -p -- "$cutover_dir"; } &&',
   "  printf '{\"release\":\"%s\",\"previous\":%s,\"time\":\"%s\",\"by\":%s,\"action\":\"%s\"}\\n' \\",
   '    "$2" "$_prev" "$(now)" "$by_json" "$1" >> "$history" || warn "$1" "cannot append to $history"',
   "}",

@@ -66,32 +66,39 @@ function target(t: HaproxyTarget) {
 
 function waitVars(w: HaproxyWait): Record<string, number | string> {
   const ms = validateInteger(w.intervalMs ?? 100, "intervalMs", { min: 10, max: 10_000, unit: "milliseconds" });
+  const timeout = validateInteger(w.timeoutSeconds, "timeoutSeconds", { min: 0, unit: "seconds" });
   return {
-    timeout: validateInteger(w.timeoutSeconds, "timeoutSeconds", { min: 0, unit: "seconds" }),
+    timeout,
     // `sleep` takes fractions (coreutils); written as seconds with three decimals.
     interval: (ms / 1000).toFixed(3),
+    // The waits count their polls instead of reading the clock: each poll costs a process
+    // less on the LB host while a server is out of rotation (a poll only takes longer than
+    // its interval, so the wait is never shorter than `timeout`).
+    polls: Math.ceil((timeout * 1000) / ms),
   };
 }
 
 /** hap CMD sends one runtime API command; set_state and read_stat build on it. */
 const HAPROXY_SH = [
-  // Bounded: a wedged HAProxy must not hang the deploy.
-  "hap() { printf '%s\\n' \"$1\" | timeout 10 socat stdio \"unix-connect:$socket\"; }",
+  // Bounded without a `timeout` process (one less per call while a server is out): socat
+  // gives up on a connect after 10 s and on a silent HAProxy after 10 s more.
+  "hap() { printf '%s\\n' \"$1\" | socat -T 10 stdio \"unix-connect:$socket,connect-timeout=10\"; }",
+  // `refused WHAT STEP`: the runtime API answers a command it took with blank lines only.
+  "refused() { case $_out in *[![:space:]]*) fail \"$2\" \"HAProxy refused \\\"$1\\\": $_out\" ;; esac; }",
   "set_state() {",
   '  _out=$(hap "set server $backend/$server state $2") ||',
   '    fail "$1" "cannot reach the HAProxy runtime API at $socket; is haproxy running with \\"stats socket $socket level admin\\"?"',
-  "  _out=$(printf '%s' \"$_out\" | tr -d '\\r' | sed '/^[[:space:]]*$/d')",
-  '  [ -z "$_out" ] || fail "$1" "HAProxy refused \\"set server $backend/$server state $2\\": $_out"',
+  '  refused "set server $backend/$server state $2" "$1"',
   "}",
   "set_health() {",
   '  _out=$(hap "set server $backend/$server health $2") || fail "$1" "cannot reach the HAProxy runtime API at $socket"',
-  "  _out=$(printf '%s' \"$_out\" | tr -d '\\r' | sed '/^[[:space:]]*$/d')",
-  '  [ -z "$_out" ] || fail "$1" "HAProxy refused \\"set server $backend/$server health $2\\": $_out"',
+  '  refused "set server $backend/$server health $2" "$1"',
   "}",
   // Sets $value to column $2 of the backend/server row of `show stat`.
   "read_stat() {",
   '  _stats=$(hap "show stat") || fail "$1" "cannot reach the HAProxy runtime API at $socket; is haproxy running?"',
-  "  value=$(printf '%s\\n' \"$_stats\" | tr -d '\\r' | awk -F, -v be=\"$backend\" -v sv=\"$server\" -v col=\"$2\" '",
+  "  value=$(printf '%s\\n' \"$_stats\" | awk -F, -v be=\"$backend\" -v sv=\"$server\" -v col=\"$2\" '",
+  "    { sub(/\\r$/, \"\") }",
   "    NR == 1 { sub(/^# /, \"\"); for (i = 1; i <= NF; i++) idx[$i] = i; next }",
   "    $1 == be && $2 == sv && (col in idx) { print $(idx[col]); found = 1; exit }",
   "    END { if (!found) exit 3 }') ||",
@@ -101,12 +108,13 @@ const HAPROXY_SH = [
 ].join("\n");
 
 const WAIT_NO_SESSIONS = [
-  "deadline=$(( $(now_s) + timeout ))",
+  "_poll=0",
   "while :; do",
   "  read_stat drain scur",
   '  case $value in ""|*[!0-9]*) fail drain "unexpected scur \\"$value\\" for $backend/$server" ;; esac',
   '  if [ "$value" -eq 0 ]; then say drain "$backend/$server has no sessions"; break; fi',
-  '  if [ "$(now_s)" -ge "$deadline" ]; then',
+  "  _poll=$((_poll + 1))",
+  '  if [ "$_poll" -gt "$polls" ]; then',
   '    warn drain "$backend/$server still has $value session(s) after ${timeout}s; carrying on (maint sends it no new request)"',
   "    break",
   "  fi",
@@ -115,11 +123,12 @@ const WAIT_NO_SESSIONS = [
 ];
 
 const WAIT_UP = [
-  "deadline=$(( $(now_s) + timeout ))",
+  "_poll=0",
   "while :; do",
   "  read_stat ready status",
   '  case $value in UP|"no check") say ready "$backend/$server is $value"; break ;; esac',
-  '  if [ "$(now_s)" -ge "$deadline" ]; then',
+  "  _poll=$((_poll + 1))",
+  '  if [ "$_poll" -gt "$polls" ]; then',
   '    fail ready "$backend/$server is \\"$value\\", not UP, after ${timeout}s; the app on the host is failing its health check (or raise upSeconds)"',
   "  fi",
   '  sleep "$interval"',
@@ -135,10 +144,14 @@ const MARKERS_SH = [
   // Per HAProxy (its admin socket) and backend: one account may reach several balancers.
   'marker_dir="${HOME:-/tmp}/.cutover-lb/$(printf \'%s\' "$socket" | tr / _)/$backend"',
   'marker="$marker_dir/$server"',
-  'mkdir -p -- "$marker_dir" || fail "$step" "cannot create $marker_dir on the load balancer host"',
+  '[ -d "$marker_dir" ] || mkdir -p -- "$marker_dir" || fail "$step" "cannot create $marker_dir on the load balancer host"',
   'exec 8>>"$marker_dir/.lock" || fail "$step" "cannot open $marker_dir/.lock"',
   'lb_lock() { flock -w 30 8 || fail "$step" "another deploy held $marker_dir/.lock for more than 30 s"; }',
-  "marker_field() { sed -n \"s/^$1=//p\" \"$marker\" 2>/dev/null | head -n 1; }",
+  // The shell's own read: no process per field (the guard asks every second).
+  "marker_field() {",
+  '  [ -f "$marker" ] || return 0',
+  '  while IFS= read -r _line; do case $_line in "$1="*) printf \'%s\' "${_line#*=}"; return 0 ;; esac; done < "$marker"',
+  "}",
 ].join("\n");
 
 /**
@@ -209,14 +222,16 @@ function guardScript(a: HideArgs): string {
   return haproxyScript(a, { ...waitVars(a), step: "guard", was: a.was, token: a.token, lease: a.leaseSeconds }, [
     MARKERS_SH,
     // The lease counts from the end of the drain (the hide records it); a drain that never
-    // ends is bounded by its own timeout.
-    "_started=$(now_s)",
+    // ends is bounded by its own timeout. Counted in one-second sleeps, not read from the
+    // clock: one process a second per hidden server, and a late count only lengthens the lease.
+    "_left=$(( timeout + lease ))",
+    "_drained=''",
     "while :; do",
     '  [ "$(marker_field token)" = "$token" ] || exit 0',
-    "  _drained=$(marker_field drained)",
-    '  case $_drained in ""|*[!0-9]*) _end=$(( _started + timeout + lease )) ;; *) _end=$(( _drained + lease )) ;; esac',
-    '  [ "$(now_s)" -lt "$_end" ] || break',
+    '  if [ -z "$_drained" ] && [ -n "$(marker_field drained)" ]; then _drained=1; _left=$lease; fi',
+    '  [ "$_left" -gt 0 ] || break',
     "  sleep 1",
+    "  _left=$((_left - 1))",
     "done",
     "lb_lock",
     '[ "$(marker_field token)" = "$token" ] || exit 0',
@@ -262,7 +277,7 @@ export function hideGuarded(a: HideArgs): string {
       '    END { if (!found) exit 3; printf "%d|%s|%s|%s\\n", n, self, w, maint }\' ||',
       '    fail hide "$backend/$server is not in HAProxy\'s \\"show stat\\"; check the backend and server names in haproxy.cfg"',
       "}",
-      "_wait_end=$(( $(now_s) + rotation_wait ))",
+      "_waited=''",
       "said=''",
       "lb_lock",
       "while :; do",
@@ -278,6 +293,8 @@ export function hideGuarded(a: HideArgs): string {
       // of rotation by being hidden; only hiding an UP one must leave `min` others.
       '  case $self_status in UP*|"no check") ;; *) break ;; esac',
       "  flock -u 8",
+      // The clock is read only once there is something to wait for.
+      '  [ -n "$_waited" ] || { _waited=1; _wait_end=$(( $(now_s) + rotation_wait )); }',
       '  if [ "$(now_s)" -ge "$_wait_end" ]; then',
       '    fail hide "hiding $server would leave $others other server(s) of backend $backend in rotation, fewer than minInRotation $need; waited ${rotation_wait}s for servers to come back (another deploy, or servers failing their checks); nothing was hidden"',
       "  fi",
@@ -288,12 +305,13 @@ export function hideGuarded(a: HideArgs): string {
       "done",
       "printf 'was=%s\\nweight=%s\\ntoken=%s\\n' \"$was\" \"$weight\" \"$token\" > \"$marker.tmp\" && mv -f -- \"$marker.tmp\" \"$marker\" ||",
       '  fail hide "cannot write $marker (disk full?); nothing was hidden"',
-      'if [ "$lease" -gt 0 ]; then setsid -f sh -c "$guard" </dev/null >/dev/null 2>&1; fi',
+      // Without the LB lock's descriptor: the guard takes the lock itself when it acts.
+      'if [ "$lease" -gt 0 ]; then setsid -f sh -c "$guard" </dev/null >/dev/null 2>&1 8>&-; fi',
       "set_state hide maint",
-      "flock -u 8",
+      "exec 8>&-",
       'say hide "$backend/$server set to maint ($others other server(s) in rotation)"',
       ...WAIT_NO_SESSIONS,
-      "printf 'drained=%s\\n' \"$(now_s)\" >> \"$marker\" || true",
+      "printf 'drained=1\\n' >> \"$marker\" || true",
     ],
   );
 }
@@ -318,14 +336,16 @@ export function putBackServer(w: HaproxyWait & { was: "ready" | "drain"; checked
       '  _cmds="set server $backend/$server state $was; set server $backend/$server health up"',
       '  case $_weight in ""|*[!0-9]*) ;; *) _cmds="$_cmds; set weight $backend/$server $_weight" ;; esac',
       '  _out=$(hap "$_cmds") || fail ready "cannot reach the HAProxy runtime API at $socket"',
-      "  _out=$(printf '%s' \"$_out\" | tr -d '\\r' | sed '/^[[:space:]]*$/d')",
-      '  [ -z "$_out" ] || fail ready "HAProxy refused \\"$_cmds\\": $_out"',
+      '  refused "$_cmds" ready',
       "else",
       '  case $_weight in ""|*[!0-9]*) read_stat ready weight; _weight=$value ;; esac',
       '  readmit_unchecked "$was" "$_weight"',
       "fi",
-      "flock -u 8",
-      'say ready "$backend/$server set to $was$([ "$checked" = 1 ] && echo \' (checked)\')"',
+      "exec 8>&-",
+      'if [ "$checked" = 1 ]; then say ready "$backend/$server set to $was (checked)"; exit 0; fi',
+      'say ready "$backend/$server set to $was"',
+      // A checked server is UP as soon as the command above returns; an unchecked one has
+      // had its first check (readmit_unchecked): wait until HAProxy's checks say UP.
       'if [ "$was" = ready ]; then',
       ...WAIT_UP.map((l) => `  ${l}`),
       "fi",

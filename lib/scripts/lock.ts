@@ -100,7 +100,7 @@ export const LOCK_FUNCTIONS = [
  * first in the body.
  */
 export const TAKE_LOCK = [
-  'mkdir -p -- "$cutover_dir" || fail lock "cannot create $cutover_dir; check that the deploy user owns the deploy root"',
+  '[ -d "$cutover_dir" ] || mkdir -p -- "$cutover_dir" || fail lock "cannot create $cutover_dir; check that the deploy user owns the deploy root"',
   'exec 9>>"$lock_file" || fail lock "cannot open $lock_file; check that the deploy user owns $cutover_dir"',
   "if ! flock -n 9; then",
   "  lock_pid=$(lock_holder) || lock_pid=",
