@@ -131,10 +131,10 @@ describe("a host in rotation", () => {
 });
 
 describe("the stability watch (stableSeconds > 0)", () => {
-  it("runs after the put-back and before the prune", async () => {
+  it("runs after the put-back, alongside the prune", async () => {
     const f = fleet([["web1"]], { stableSeconds: 30 });
     await cycle(f.env, "web1");
-    expect(f.calls.slice(-3)).toEqual(["putBack web1 ready checked", "watch web1", "prune web1"]);
+    expect(f.calls.slice(-3)).toEqual(["putBack web1 ready checked", "prune web1", "watch web1"]);
   });
 
   it("failing: hidden again, restored, put back checked; the message says it was switched back and is in rotation", async () => {
@@ -148,6 +148,7 @@ describe("the stability watch (stableSeconds > 0)", () => {
       "start web1 switch",
       "attach web1 job-1",
       "putBack web1 ready checked",
+      "prune web1",
       "watch web1",
       "hide web1",
       "start web1 restore",
@@ -161,6 +162,16 @@ describe("the stability watch (stableSeconds > 0)", () => {
         "web1 was switched back to its previous release and in rotation; hosts after it were not switched. " +
         "Fix the cause and run `pulumi up` again: it retries from web1.",
     );
+  });
+
+  it("failing while the prune still runs: the restore waits for it (both take the host lock)", async () => {
+    const f = fleet([["web1"]], { stableSeconds: 30 });
+    const s = f.ops.host("web1");
+    s.pruneTicks = 20;
+    s.watches.push({ ok: false, reason: "release 2-new stopped after 2 s" });
+    await failureOf(cycle(f.env, "web1"));
+    expect(before(f.calls, "pruned web1", "start web1 restore")).toBe(true);
+    expect(s.current).toBe(PREVIOUS);
   });
 
   it("failing, and the restore job fails too: left out of rotation, the message says so", async () => {

@@ -165,11 +165,15 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
   }
   env.phase(h.name, "switched");
   await putBack(true);
+  // The prune keeps current and previous, so it runs during the watch instead of after it;
+  // a restore waits for it (both take the host lock).
+  const pruned = ops.prune(h).catch((e: Error) => env.log("stderr", `cutover[${h.name}] prune: warning: ${e.message}; old releases stay until the next deploy\n`));
   if (kind === "switch" && ctx.stableSeconds > 0) {
     env.phase(h.name, "stable-watch", `${ctx.stableSeconds} s`);
     const stable = await ops.watch(h);
     if (!stable.ok) {
       env.phase(h.name, "unstable", stable.reason);
+      await pruned;
       // A release that died after its check: hidden again, back to the previous release.
       let back = false;
       let more = "";
@@ -190,7 +194,7 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
     }
     env.phase(h.name, "stable");
   }
-  await ops.prune(h).catch((e: Error) => env.log("stderr", `cutover[${h.name}] prune: warning: ${e.message}; old releases stay until the next deploy\n`));
+  await pruned;
   return { kind: "switched", note };
 }
 

@@ -449,7 +449,8 @@ export function watchStable(a: CycleHostArgs & { stableSeconds: number }): strin
       "_n=0",
       'while [ "$(date +%s)" -lt "$_end" ]; do',
       "  _n=$((_n + 1))",
-      '  if ! alive; then echo "cutover-stable failed release $release_id stopped within ${stable}s of passing its check: $(one_line "$alive_last")"; exit 0; fi',
+      // The service manager every other poll: a dead app fails the check too, twice in a row.
+      '  if [ $((_n % 2)) = 1 ] && ! alive; then echo "cutover-stable failed release $release_id stopped within ${stable}s of passing its check: $(one_line "$alive_last")"; exit 0; fi',
       '  if [ "$check_kind" != none ] && ! try_check "$release_id"; then',
       // One failed poll can be a blip; two in a row are not.
       "    sleep 0.3",

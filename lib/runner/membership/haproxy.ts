@@ -37,6 +37,8 @@ export function haproxyMembership(lb: HaproxyContext, pool: SshPool): Membership
       const script = hideGuarded({
         ...target(h),
         timeoutSeconds: lb.drainSeconds,
+        // A request in flight usually ends within milliseconds: look again soon.
+        intervalMs: 25,
         was: o.was,
         minInRotation: o.minInRotation,
         minLessOperatorOut: o.minLessOperatorOut,

@@ -63,6 +63,8 @@ interface FakeHost {
   attaches: AttachReply[];
   watches: Array<{ ok: true } | { ok: false; reason: string }>;
   pruneError?: Error;
+  /** A slow prune: it takes this many ticks and records `pruned <host>` when it ends. */
+  pruneTicks?: number;
 }
 
 export class FakeHostOps implements HostOps {
@@ -128,8 +130,12 @@ export class FakeHostOps implements HostOps {
   async prune(h: HostContext): Promise<void> {
     this.calls.push(`prune ${h.name}`);
     await tick();
-    const e = this.host(h.name).pruneError;
-    if (e) throw e;
+    const s = this.host(h.name);
+    if (s.pruneTicks) {
+      for (let i = 0; i < s.pruneTicks; i++) await tick();
+      this.calls.push(`pruned ${h.name}`);
+    }
+    if (s.pruneError) throw s.pruneError;
   }
 
   jobLimitSeconds(): number {
