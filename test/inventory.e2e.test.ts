@@ -31,7 +31,7 @@ describe("an app stack deploying to a fleet stack's servers over SSH (StackRefer
 
   async function deploy(version: string) {
     fs.writeFileSync(path.join(appDir, "VERSION"), `${version}\n`);
-    const config = { source: appDir, version, prepare: { linkedDirs: ["log"] }, deployer: "inventory-test", rollout: { batchSize: 1 } };
+    const config = { source: appDir, version, prepare: { linkedDirs: ["log"] }, deployer: "inventory-test", rollout: { batchSize: 1, stableSeconds: 0 } }; // the window is under test in runner-faults
     await app.setConfig("cutover:app", { value: JSON.stringify(config) });
     return app.up();
   }

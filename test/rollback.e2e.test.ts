@@ -38,7 +38,8 @@ describe("rollback by release id", () => {
       version,
       ...(release ? { release } : {}),
       keepReleases: 3,
-      rollout: { batchSize: 1, smoke: { path: "/healthz", deadlineSeconds: 10 } },
+      // About rollback by id: the stability window is under test in runner-faults.
+      rollout: { batchSize: 1, smoke: { path: "/healthz", deadlineSeconds: 10 }, stableSeconds: 0 },
     };
     await stack.setConfig("cutover:app", { value: JSON.stringify(app) });
     const load = underLoad ? startLoad(lbUrl, { maxSeconds: 240 }) : undefined;

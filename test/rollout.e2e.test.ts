@@ -38,7 +38,8 @@ describe("rolling a release through HAProxy", () => {
       version,
       prepare: { linkedDirs: ["log"] },
       deployer: "rollout-test",
-      rollout: { batchSize: 1, smoke: { path: "/healthz", deadlineSeconds: 5 }, ...rollout },
+      // A short stability window: still watched under load, 2 s less per batch than the default.
+      rollout: { batchSize: 1, smoke: { path: "/healthz", deadlineSeconds: 5 }, stableSeconds: 1, ...rollout },
     };
     await stack.setConfig("cutover:app", { value: JSON.stringify(app) });
     const up = await stack.up();

@@ -4,7 +4,9 @@
 //   16-core CI runner gets): 12 hosts hidden and put back at once through the one connection to
 //   the balancer, without a refused session or connection in any sshd log, 0 failed requests;
 // - two app stacks deploying to hosts of the same HAProxy backend at once: the backend never
-//   has fewer UP servers than minInRotation (HAProxy sampled every 100 ms).
+//   has fewer UP servers than minInRotation (HAProxy sampled every 100 ms);
+// - restoreCycled at 25% on 8 hosts (batches of 2): both hosts of the last batch fail their
+//   check, and every host of the three batches before goes back, 0 failed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -12,6 +14,7 @@ import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
 import { FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
+import { sh } from "../lib/scripts/quote";
 import { runProcess } from "../lib/engine/command-provider/run";
 import { startLoad } from "../stacks/load";
 
@@ -45,12 +48,22 @@ describe("stock sshd limits and a shared backend", () => {
 
   const stackOf = (name: string, config: Record<string, unknown>) => stackOnSharedBackend(projects, name, config);
 
-  const appConfig = (version: string, rollout: Record<string, unknown>) => ({
+  const appConfig = (version: string, rollout: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
     source: appDir,
     version,
     deployer: "stock-limits",
     rollout: { smoke: { path: "/healthz", deadlineSeconds: 20 }, stableSeconds: 1, ...rollout },
+    ...extra,
   });
+
+  /** An app stack over some of the fleet's hosts, through the ssh inventory (another team's app). */
+  async function appStackOn(name: string, names: string[]): Promise<{ name: string; stack: Stack; project: TempProject }> {
+    const out = await fleet.outputs();
+    const inventory = out.inventory.value as { hosts: Array<{ name: string }> };
+    const stack = await stackOf(name, { "cutover:provider": "ssh", "cutover:inventory": { ...inventory, hosts: inventory.hosts.filter((h) => names.includes(h.name)) } });
+    await stack.setConfig("cutover:sshPrivateKey", { value: out.deployKey.value as string, secret: true });
+    return { name, stack, project: projects[projects.length - 1] };
+  }
 
   /** `pulumi up` by the CLI in a stack's project, with extra flags. */
   async function cliUp(stack: string, project: TempProject, ...flags: string[]): Promise<{ code: number; output: string }> {
@@ -104,18 +117,13 @@ describe("stock sshd limits and a shared backend", () => {
   }, 900_000);
 
   it("two stacks deploying to one backend at once never leave fewer than minInRotation servers UP", async () => {
-    const out = await fleet.outputs();
-    const inventory = out.inventory.value as { hosts: Array<{ name: string }> };
-    const part = (names: string[]) => ({ ...inventory, hosts: inventory.hosts.filter((h) => names.includes(h.name)) });
     const minInRotation = 21;
     const stacks: Array<{ name: string; stack: Stack; project: TempProject }> = [];
     for (const [i, names] of [hosts.slice(0, 3), hosts.slice(3, 6)].entries()) {
-      const name = `shared${i + 1}`;
-      const stack = await stackOf(name, { "cutover:provider": "ssh", "cutover:inventory": part(names) });
-      await stack.setConfig("cutover:sshPrivateKey", { value: out.deployKey.value as string, secret: true });
+      const s = await appStackOn(`shared${i + 1}`, names);
       fs.writeFileSync(path.join(appDir, "VERSION"), "3\n");
-      await stack.setConfig("cutover:app", { value: JSON.stringify(appConfig("3", { batchSize: 2, minInRotation })) });
-      stacks.push({ name, stack, project: projects[projects.length - 1] });
+      await s.stack.setConfig("cutover:app", { value: JSON.stringify(appConfig("3", { batchSize: 2, minInRotation })) });
+      stacks.push(s);
     }
     let sampling = true;
     let fewest = Number.POSITIVE_INFINITY;
@@ -146,6 +154,41 @@ describe("stock sshd limits and a shared backend", () => {
       const id = (await s.stack.outputs()).releaseId.value as string;
       expect(id).toMatch(/^3-/);
       await s.stack.destroy().catch(() => undefined);
+    }
+  }, 900_000);
+
+  it("restoreCycled at 25% on 8 hosts: the last batch fails, and every host of the three batches before goes back; 0 failed", async () => {
+    const eight = hosts.slice(6, 14);
+    const rootOf = (h: string) => `${fleetDir}/${h}/app`;
+    const currentOf = async (h: string) => (await access.must(h, sh`readlink -- ${`${rootOf(h)}/current`}`)).trim().split("/").pop();
+    const before = await Promise.all(eight.map(currentOf));
+    const s = await appStackOn("quarter", eight);
+    fs.writeFileSync(path.join(appDir, "VERSION"), "4\n");
+    await s.stack.setConfig("cutover:app", {
+      value: JSON.stringify(appConfig("4", { batchSize: "25%", restoreCycled: true, smoke: { path: "/healthz", deadlineSeconds: 3 } }, { prepare: { linkedDirs: ["log"] } })),
+    });
+    // The release reads BROKEN_HEALTHZ from its own dir: a link into the shared log dir, which
+    // has the file only on the last batch's two hosts.
+    const last = eight.slice(-2);
+    for (const h of last) await access.must(h, sh`mkdir -p ${`${rootOf(h)}/shared/log`}` + " && " + sh`touch ${`${rootOf(h)}/shared/log/broken`}`);
+    fs.symlinkSync("log/broken", path.join(appDir, "BROKEN_HEALTHZ"));
+    try {
+      const load = startLoad(lbUrl, { maxSeconds: 300 });
+      const r = await cliUp(s.name, s.project);
+      const result = await load.stop();
+      console.log(`[stock-limits] restoreCycled at 25% on 8 hosts: exit ${r.code}, ${result.requests} requests, ${result.failed} failed`);
+      expect(r.code).not.toBe(0);
+      expect(r.output).toMatch(new RegExp(`${last[0]} \\(batch 4\\) did not switch|${last[1]} \\(batch 4\\) did not switch`));
+      const restored = /Switched back too \(restoreCycled\): ([\w, ]+)/.exec(r.output)?.[1].split(", ").sort();
+      expect(restored).toEqual(eight.slice(0, 6).sort());
+      expect(r.output).not.toMatch(/is being deployed by/); // no restore met a peer's lock
+      expect(result.failed).toBe(0);
+      // Every host serves what it served before the deploy, and all 24 are UP.
+      expect(await Promise.all(eight.map(currentOf))).toEqual(before);
+      expect(Object.values(await backendStatus(access, adminSocket, "web")).filter((st) => st === "UP")).toHaveLength(24);
+    } finally {
+      fs.rmSync(path.join(appDir, "BROKEN_HEALTHZ"));
+      for (const h of last) await access.must(h, sh`rm -f ${`${rootOf(h)}/shared/log/broken`}`);
     }
   }, 900_000);
 });

@@ -90,11 +90,20 @@ describe("a host an operator took out of rotation (MAINT by hand)", () => {
 });
 
 describe("a host in rotation", () => {
+  it("a default minInRotation (hosts − batch) is lowered on the balancer by servers an operator took out; a user's is not", async () => {
+    const byDefault = fleet([["web1"]], { minInRotation: 2, minInRotationByDefault: true });
+    await cycle(byDefault.env, "web1");
+    expect(byDefault.lb.hides[0].options.minLessOperatorOut).toBe(true);
+    const users = fleet([["web1"]], { minInRotation: 2, minInRotationByDefault: false });
+    await cycle(users.env, "web1");
+    expect(users.lb.hides[0].options.minLessOperatorOut).toBe(false);
+  });
+
   it("is hidden before its job with minInRotation and a lease of the job's limit + 30 s, put back checked after it, then pruned", async () => {
     const f = fleet([["web1"]], { minInRotation: 2 });
     await expect(cycle(f.env, "web1")).resolves.toEqual([]);
     expect(f.calls).toEqual(["probe web1", "rotation web1", "hide web1", "start web1 switch", "attach web1 job-1", "putBack web1 ready checked", "prune web1"]);
-    expect(f.lb.hides).toEqual([{ host: "web1", options: { was: "ready", minInRotation: 2, leaseSeconds: LIMIT + 30 } }]);
+    expect(f.lb.hides).toEqual([{ host: "web1", options: { was: "ready", minInRotation: 2, minLessOperatorOut: false, leaseSeconds: LIMIT + 30 } }]);
     expect(leaseSeconds(f.ops, f.host("web1"))).toBe(LIMIT + 30);
     expect(f.lb.state("web1")).toEqual({ kind: "in", admin: "ready" });
     expect(f.ops.host("web1").current).toBe(TARGET);
@@ -392,6 +401,14 @@ describe("restoreCycled, two hosts per batch", () => {
     for (const m of [m3, m4]) expect(m).toContain("Switched back too (restoreCycled): web2, web1.");
   });
 
+  it("a host whose own step switched it in this deploy is not asked again by later batches", async () => {
+    const f = fleet([["web1"], ["web2"], ["web3"]], { restoreCycled: true });
+    for (const n of ["web1", "web2", "web3"]) await cycle(f.env, n);
+    expect(f.ops.count("probe web1")).toBe(1);
+    expect(f.ops.count("probe web2")).toBe(1);
+    for (const n of ["web1", "web2", "web3"]) expect(f.ops.host(n).current).toBe(TARGET);
+  });
+
   it("earlier peers already on the target are not cycled forward again", async () => {
     const f = twoBatches();
     f.ops.host("web1").current = TARGET;
@@ -450,7 +467,7 @@ describe("defects found", () => {
     const f = fleet();
     f.lb.set("web1", { kind: "cutover-hidden", was: "ready" });
     await cycle(f.env, "web1");
-    expect(f.lb.hides).toEqual([{ host: "web1", options: { was: "ready", minInRotation: 1, leaseSeconds: LIMIT + 30 } }]);
+    expect(f.lb.hides).toEqual([{ host: "web1", options: { was: "ready", minInRotation: 1, minLessOperatorOut: false, leaseSeconds: LIMIT + 30 } }]);
     expect(before(f.calls, "hide web1", "start web1 switch")).toBe(true);
   });
 

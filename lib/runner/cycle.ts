@@ -235,7 +235,11 @@ export async function cycle(env: CycleEnv, hostName: string): Promise<string[]> 
     }
   }
   const r = await cycleHost(env, h, "switch");
-  if (r.kind !== "failed") return r.note ? [r.note] : [];
+  if (r.kind !== "failed") {
+    // Later batches' steps need not ask this host again whether it went forward: it just did.
+    if (ctx.restoreCycled) await env.once(`forward|${h.name}`, async () => r);
+    return r.note ? [r.note] : [];
+  }
   const restoredPeers: string[] = [];
   // Only a host that is itself back on its previous release takes the others back with it.
   const healthyAfter = r.outcome?.result === "restored" || (r.outcome?.result === "unstable" && r.outcome.back);

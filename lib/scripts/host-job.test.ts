@@ -533,9 +533,8 @@ describe("parsers and limits", () => {
 
   it("jobLimitSeconds covers both restarts and both checks with their polls", () => {
     const l = DEFAULT_CYCLE_LIMITS;
-    expect(jobLimitSeconds({ kind: "none" }, l)).toBe(2 * (120 + 0 + 0 + 10) + 10);
-    // The deadline is read every fifth HTTP poll: up to five polls of 2.1 s past it.
-    expect(jobLimitSeconds({ kind: "http", url: "http://x/", deadlineSeconds: 60 }, l)).toBe(2 * (120 + 60 + 10.5 + 10) + 10);
+    expect(jobLimitSeconds({ kind: "none" }, l)).toBe(2 * (120 + 0 + 2 + 10) + 10);
+    expect(jobLimitSeconds({ kind: "http", url: "http://x/", deadlineSeconds: 60 }, l)).toBe(2 * (120 + 60 + 2 + 10) + 10);
     expect(jobLimitSeconds({ kind: "command", command: "true", deadlineSeconds: 60 }, l)).toBe(2 * (120 + 60 + 30 + 10) + 10);
   });
 

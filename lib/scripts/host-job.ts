@@ -102,11 +102,10 @@ function limitVars(l: CycleLimits): Record<string, number> {
  */
 export function jobLimitSeconds(check: HostCheck, l: CycleLimits): number {
   const deadline = check.kind === "none" ? 0 : check.deadlineSeconds;
-  // The deadline is read every fifth HTTP poll (each up to curl's 2 s and 0.1 s of sleep) or
-  // after every check command; one alive call comes with the read.
-  const poll = { none: 0, http: 5 * 2.1, command: l.checkCommand }[check.kind];
-  const checkRound = deadline + poll + l.alive;
-  return Math.ceil(2 * (l.restart + checkRound) + 10);
+  // The deadline is read between polls: one poll (curl's 2 s, or a check command) and one
+  // alive call can start just before it.
+  const checkRound = deadline + (check.kind === "command" ? l.checkCommand : 2) + l.alive;
+  return 2 * (l.restart + checkRound) + 10;
 }
 
 function cycleVars(a: CycleHostArgs): Record<string, string | number> {
@@ -133,9 +132,7 @@ function cycleVars(a: CycleHostArgs): Record<string, string | number> {
  *
  * Every process started here is on a hidden host's time out of rotation, and on a loaded
  * machine each costs milliseconds: a failed poll keeps its raw answer (made one line only
- * for the message), the service manager is asked every fifth poll, and the clock is read then
- * too (a poll lasts at most curl's 2 s, so the deadline is passed by at most five polls), or
- * after every run of a check command.
+ * for the message) and the service manager is asked every fifth poll.
  */
 const CHECK_SH = [
   "nl='",
@@ -178,13 +175,11 @@ const CHECK_SH = [
   '    [ "$2" = 1 ] && return 1',
   // Every fifth failed poll: a crash shows within ~0.5 s, and a 1 s boot asks the service
   // manager twice rather than 10 times.
-  '    if [ $((_tries % 5)) = 0 ] || [ "$check_kind" = command ]; then',
-  "      if ! alive; then",
-  '        check_failure="release $1 stopped after its restart ($_tries attempts): $(one_line "$alive_last"); last response: $(one_line "$check_last")"',
-  "        return 1",
-  "      fi",
-  '      [ "$(date +%s)" -lt "$_end" ] || break',
+  '    if [ $((_tries % 5)) = 0 ] && ! alive; then',
+  '      check_failure="release $1 stopped after its restart ($_tries attempts): $(one_line "$alive_last"); last response: $(one_line "$check_last")"',
+  "      return 1",
   "    fi",
+  '    [ "$(date +%s)" -lt "$_end" ] || break',
   "    sleep 0.1",
   "  done",
   '  if [ "$check_kind" = http ]; then',

@@ -41,6 +41,7 @@ export function testContext(batches: string[][], over: Partial<DeployContext> = 
     restoreCycled: false,
     stableSeconds: 0,
     minInRotation: 1,
+    minInRotationByDefault: false,
     timeouts: { restart: 120, alive: 10, checkCommand: 30, install: 600, buildHook: 600, migration: 600, backup: 600, upload: 600 },
     ...over,
   };
