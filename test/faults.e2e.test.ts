@@ -14,7 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack, UpResult } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { FleetAccess, backendStatus, descendants, fleetAccess } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, descendants, fleetAccess } from "./support/fleet";
 import { LoadResult, RunningLoad, startLoad } from "../stacks/load";
 import { DeployEvent, eventLogPath } from "../lib/runner/events";
 import { sh } from "../lib/scripts/quote";
@@ -79,7 +79,7 @@ describe("faults under load: one consistent release, everyone in rotation, nothi
 
   /** `up` under load; the error's message when it fails. */
   async function upUnderLoad(fault: string): Promise<{ load: LoadResult; error?: string; up?: UpResult }> {
-    const running = startLoad(lbUrl, { maxSeconds: 240 });
+    const running = startLoad(lbUrl, { ...E2E_LOAD, maxSeconds: 240 });
     loads.push(running);
     await waitFor("the load to get answers", async () => (await fetchText(lbUrl)) !== undefined);
     let error: string | undefined;
@@ -286,7 +286,7 @@ describe("faults under load: one consistent release, everyone in rotation, nothi
 
   it("7. two ups of one stack at once: the second is refused by the stack lock with what to do; the first finishes alone", async () => {
     await configure("6");
-    const running = startLoad(lbUrl, { maxSeconds: 240 });
+    const running = startLoad(lbUrl, { ...E2E_LOAD, maxSeconds: 240 });
     loads.push(running);
     const before = hosts.map((h) => historyLines(h).length);
     const since = Date.now();

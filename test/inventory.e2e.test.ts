@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
-import { FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
 import { startLoad } from "../stacks/load";
 
 const fleetStack = "invfleet";
@@ -73,7 +73,7 @@ describe("an app stack deploying to a fleet stack's servers over SSH (StackRefer
     for (const h of hosts) expect(await served(h)).toBe(id1);
     expect(v1.outputs.rolloutPlan.value).toEqual(hosts.map((h, i) => `batch ${i + 1}/3 (hidden from the load balancer): ${h}`));
 
-    const load = startLoad(lbUrl, { maxSeconds: 240 });
+    const load = startLoad(lbUrl, { ...E2E_LOAD, maxSeconds: 240 });
     let error: string | undefined;
     let id2 = "";
     try {

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack, UpResult } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { FleetAccess, backendStatus, fleetAccess, sshLogins } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess, sshLogins } from "./support/fleet";
 import { LoadResult, startLoad } from "../stacks/load";
 import { latestDeployEvents, summarize } from "../lib/runner/events";
 import { sh } from "../lib/scripts/quote";
@@ -35,7 +35,7 @@ interface AppOptions {
 describe("recovery: failures Pulumi sees, retries by a plain up", () => {
   const loads: Array<ReturnType<typeof startLoad>> = [];
   const load = () => {
-    const l = startLoad(lbUrl, { maxSeconds: 240 });
+    const l = startLoad(lbUrl, { ...E2E_LOAD, maxSeconds: 240 });
     loads.push(l);
     return l;
   };

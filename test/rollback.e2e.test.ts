@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
 import { startLoad } from "../stacks/load";
 import { latestDeployEvents, summarize } from "../lib/runner/events";
 import { sh } from "../lib/scripts/quote";
@@ -42,7 +42,7 @@ describe("rollback by release id", () => {
       rollout: { batchSize: 1, smoke: { path: "/healthz", deadlineSeconds: 10 }, stableSeconds: 0 },
     };
     await stack.setConfig("cutover:app", { value: JSON.stringify(app) });
-    const load = underLoad ? startLoad(lbUrl, { maxSeconds: 240 }) : undefined;
+    const load = underLoad ? startLoad(lbUrl, { ...E2E_LOAD, maxSeconds: 240 }) : undefined;
     const started = Date.now();
     let error: string | undefined;
     try {

@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack, UpResult } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
 import { LoadResult, startLoad } from "../stacks/load";
 import { sh } from "../lib/scripts/quote";
 
@@ -49,7 +49,7 @@ describe("rolling a release through HAProxy", () => {
 
   /** Deploys under load; returns the load's totals and the deploy's error, if any. */
   async function deployUnderLoad(version: string, rollout: Rollout = {}): Promise<{ load: LoadResult; error?: string }> {
-    const load = startLoad(lbUrl, { maxSeconds: 240 });
+    const load = startLoad(lbUrl, { ...E2E_LOAD, maxSeconds: 240 });
     await new Promise((r) => setTimeout(r, 1000)); // the load is running before the first host moves
     let error: string | undefined;
     try {

@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
-import { FleetAccess, backendStatus, descendants, fleetAccess } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, descendants, fleetAccess } from "./support/fleet";
 import { LoadResult, RunningLoad, startLoad } from "../stacks/load";
 import { DeployEvent, eventLogPath } from "../lib/runner/events";
 import { sh } from "../lib/scripts/quote";
@@ -91,7 +91,7 @@ describe("runner faults: host work survives its connection, put back only when k
 
   /** `pulumi up` as a user runs it (killable), under wrk load; the CLI's output and exit code. */
   function upUnderLoad(during?: (since: number) => Promise<void>): Promise<{ code: number; output: string; load: LoadResult }> {
-    const running = startLoad(lbUrl, { maxSeconds: 300 });
+    const running = startLoad(lbUrl, { ...E2E_LOAD, maxSeconds: 300 });
     loads.push(running);
     const since = Date.now();
     const project = projects[1];
@@ -212,7 +212,7 @@ describe("runner faults: host work survives its connection, put back only when k
     expect(r.load.failed).toBe(0);
     // Nobody runs `up`: the guard on the LB host readmits web1 when its lease ends, unchecked
     // (weight 0 until HAProxy's own check has run), while wrk keeps asking.
-    const watching = startLoad(lbUrl, { maxSeconds: 200 });
+    const watching = startLoad(lbUrl, { ...E2E_LOAD, maxSeconds: 200 });
     loads.push(watching);
     const t0 = Date.now();
     await waitFor("web1 back UP without a deploy", async () => (await status()).web1 === "UP", 180_000);

@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
-import { FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
 import { sh } from "../lib/scripts/quote";
 import { runProcess } from "../lib/engine/command-provider/run";
 import { startLoad } from "../stacks/load";
@@ -102,7 +102,7 @@ describe("stock sshd limits and a shared backend", () => {
   it("24 hosts at 50% with --parallel 32: 12 hidden and put back at once, no refused session or connection, 0 failed", async () => {
     fs.writeFileSync(path.join(appDir, "VERSION"), "2\n");
     await fleet.setConfig("cutover:app", { value: JSON.stringify(appConfig("2", { batchSize: "50%" })) });
-    const load = startLoad(lbUrl, { maxSeconds: 400 });
+    const load = startLoad(lbUrl, { ...E2E_LOAD, maxSeconds: 400 });
     const r = await cliUp(fleetStack, projects[0], "--parallel", "32");
     const result = await load.stop();
     console.log(`[stock-limits] 24 hosts at 50%, --parallel 32: exit ${r.code}, ${result.requests} requests, ${result.failed} failed`);
@@ -140,7 +140,7 @@ describe("stock sshd limits and a shared backend", () => {
         await sleep(100);
       }
     })();
-    const load = startLoad(lbUrl, { maxSeconds: 400 });
+    const load = startLoad(lbUrl, { ...E2E_LOAD, maxSeconds: 400 });
     const results = await Promise.all(stacks.map((s) => cliUp(s.name, s.project)));
     sampling = false;
     await sampler;
@@ -173,7 +173,7 @@ describe("stock sshd limits and a shared backend", () => {
     for (const h of last) await access.must(h, sh`mkdir -p ${`${rootOf(h)}/shared/log`}` + " && " + sh`touch ${`${rootOf(h)}/shared/log/broken`}`);
     fs.symlinkSync("log/broken", path.join(appDir, "BROKEN_HEALTHZ"));
     try {
-      const load = startLoad(lbUrl, { maxSeconds: 300 });
+      const load = startLoad(lbUrl, { ...E2E_LOAD, maxSeconds: 300 });
       const r = await cliUp(s.name, s.project);
       const result = await load.stop();
       console.log(`[stock-limits] restoreCycled at 25% on 8 hosts: exit ${r.code}, ${result.requests} requests, ${result.failed} failed`);

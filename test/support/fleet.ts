@@ -98,3 +98,11 @@ export function descendants(pid: number): number[] {
   walk(pid);
   return found;
 }
+
+/**
+ * The load the end-to-end tests put on the balancer: wrk 2×16 connections, each pausing 10 ms
+ * between requests (up to ~3,000 requests a second: a host wrongly in rotation fails requests
+ * within milliseconds), rather than as fast as two cores allow, which starved the deploy under
+ * test of CPU and made every file several times slower.
+ */
+export const E2E_LOAD = { pauseMs: 10 };
