@@ -102,6 +102,18 @@ describe("recovery: failures Pulumi sees, retries by a plain up", () => {
     return { child, exited: new Promise((resolve) => child.on("close", (code) => resolve(code ?? -1))) };
   }
 
+  /** Processes of a `pulumi up` still running: step commands, the engine's plugins and hosts. */
+  function leftOfAnUp(): string[] {
+    return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").join(" ");
+        return /step-main\.js|pulumi-resource-|pulumi-language-/.test(cmd) ? [`${p}: ${cmd.slice(0, 160)}`] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
   /** Resolves when the runner's event log shows `host` out of rotation after `since`. */
   async function whenHidden(host: string, since: number, timeoutMs = 120_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -216,9 +228,17 @@ describe("recovery: failures Pulumi sees, retries by a plain up", () => {
     const run = pulumiUp();
     await whenHidden("web2", since);
     run.child.kill("SIGINT");
+    const interrupted = Date.now();
     const code = await run.exited;
+    const took = (Date.now() - interrupted) / 1000;
+    console.log(`[recovery] Ctrl-C: pulumi exited ${took.toFixed(1)} s after the signal`);
     expect(code).not.toBe(0);
     expect(await allUp()).toBe(true); // at the moment pulumi has exited
+    // Within seconds (web2's job finishes and it is put back first), and nothing of that up is
+    // left running: no step, no plugin (the per-user agent stays, by design).
+    expect(took).toBeLessThan(30);
+    for (let i = 0; i < 50 && leftOfAnUp().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(leftOfAnUp()).toEqual([]);
     const next = await stack.up();
     const result = await running.stop();
     console.log(`[recovery] interrupted up and the next one: ${result.requests} requests, ${result.failed} failed`);

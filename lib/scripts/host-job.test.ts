@@ -430,6 +430,16 @@ describe.each(SHELLS)("reasons from a failed check or alive command under %s", (
     expect(reply && "log" in reply ? reply.log : "").not.toMatch(/bounded_why/);
   });
 
+  it("an app found dead at the deadline is reported as stopped, not as slow", async () => {
+    await startAndWait(job(1), shell);
+    // Alive on its first call (a start still in progress), dead on every later call while v3 is current.
+    const alive = 'n=$(cat alive.count 2>/dev/null || echo 0); echo $((n + 1)) > alive.count; [ "$n" -lt 1 ] || ! grep -q v3 current/REVISION';
+    const reply = await startAndWait(job(3, { aliveCommand: alive, check: { ...CHECK, deadlineSeconds: 2 } }), shell);
+    expect(reply?.state === "done" && "reason" in reply.outcome ? reply.outcome.reason : "").toMatch(
+      new RegExp(`^release ${rid(3)} stopped after its restart \\(\\d+ attempts\\): alive exited with status 1`),
+    );
+  });
+
   it("probe: a current host failing its check command says switch, and nothing on stderr", async () => {
     await startAndWait(job(1), shell);
     fs.writeFileSync(at("releases", rid(1), "BROKEN"), "");
@@ -533,9 +543,9 @@ describe("parsers and limits", () => {
 
   it("jobLimitSeconds covers both restarts and both checks with their polls", () => {
     const l = DEFAULT_CYCLE_LIMITS;
-    expect(jobLimitSeconds({ kind: "none" }, l)).toBe(2 * (120 + 0 + 2 + 10) + 10);
-    expect(jobLimitSeconds({ kind: "http", url: "http://x/", deadlineSeconds: 60 }, l)).toBe(2 * (120 + 60 + 2 + 10) + 10);
-    expect(jobLimitSeconds({ kind: "command", command: "true", deadlineSeconds: 60 }, l)).toBe(2 * (120 + 60 + 30 + 10) + 10);
+    expect(jobLimitSeconds({ kind: "none" }, l)).toBe(2 * (120 + 0 + 2 + 20) + 10);
+    expect(jobLimitSeconds({ kind: "http", url: "http://x/", deadlineSeconds: 60 }, l)).toBe(2 * (120 + 60 + 2 + 20) + 10);
+    expect(jobLimitSeconds({ kind: "command", command: "true", deadlineSeconds: 60 }, l)).toBe(2 * (120 + 60 + 30 + 20) + 10);
   });
 
   it("rejects a bad job id, check URL, limit or redeploy nonce before building anything", () => {

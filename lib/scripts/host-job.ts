@@ -103,8 +103,8 @@ function limitVars(l: CycleLimits): Record<string, number> {
 export function jobLimitSeconds(check: HostCheck, l: CycleLimits): number {
   const deadline = check.kind === "none" ? 0 : check.deadlineSeconds;
   // The deadline is read between polls: one poll (curl's 2 s, or a check command) and one
-  // alive call can start just before it.
-  const checkRound = deadline + (check.kind === "command" ? l.checkCommand : 2) + l.alive;
+  // alive call can start just before it, and one more alive call follows it.
+  const checkRound = deadline + (check.kind === "command" ? l.checkCommand : 2) + 2 * l.alive;
   return 2 * (l.restart + checkRound) + 10;
 }
 
@@ -165,6 +165,7 @@ const CHECK_SH = [
   "  alive_last=$_out",
   "  return 1",
   "}",
+  'stopped() { check_failure="release $1 stopped after its restart ($_tries attempts): $(one_line "$alive_last"); last response: $(one_line "$check_last")"; }',
   "check_release() {",
   '  [ "$check_kind" != none ] || return 0',
   "  _end=$(( $(date +%s) + check_deadline ))",
@@ -175,13 +176,13 @@ const CHECK_SH = [
   '    [ "$2" = 1 ] && return 1',
   // Every fifth failed poll: a crash shows within ~0.5 s, and a 1 s boot asks the service
   // manager twice rather than 10 times.
-  '    if [ $((_tries % 5)) = 0 ] && ! alive; then',
-  '      check_failure="release $1 stopped after its restart ($_tries attempts): $(one_line "$alive_last"); last response: $(one_line "$check_last")"',
-  "      return 1",
-  "    fi",
+  '    if [ $((_tries % 5)) = 0 ] && ! alive; then stopped "$1"; return 1; fi',
   '    [ "$(date +%s)" -lt "$_end" ] || break',
   "    sleep 0.1",
   "  done",
+  // At the deadline, once more: an app its service manager has given up on (or is between
+  // two crashed starts of) did not fail its check by being slow; say what it is.
+  '  if ! alive; then stopped "$1"; return 1; fi',
   '  if [ "$check_kind" = http ]; then',
   '    check_failure="smoke test: GET $check_target did not return release $1 within ${check_deadline}s ($_tries attempts); last response: $(one_line "$check_last")"',
   "  else",
