@@ -84,7 +84,7 @@ describe("an app stack deploying to a fleet stack's servers over SSH (StackRefer
     const result = await load.stop();
     console.log(`[inventory] v1→v2 through the fleet stack's HAProxy: ${result.requests} requests in ${result.seconds} s, ${result.failed} failed`);
     expect(error).toBeUndefined();
-    expect(result.requests).toBeGreaterThanOrEqual(20_000);
+    expect(result.requests / result.seconds).toBeGreaterThan(500); // the paced load kept flowing
     expect(result.failed).toBe(0);
     for (const h of hosts) expect(await served(h)).toBe(id2);
     expect(Object.values(await backendStatus(access, adminSocket, "web"))).toEqual(["UP", "UP", "UP"]);

@@ -104,7 +104,8 @@ describe("rolling a release through HAProxy", () => {
     const { load, error } = await deployUnderLoad("2");
     expect(error).toBeUndefined();
     console.log(`[rollout] hidden cycling: ${load.requests} requests in ${load.seconds} s, ${load.failed} failed`);
-    expect(load.requests).toBeGreaterThanOrEqual(50_000);
+    // The paced load (E2E_LOAD) kept flowing through the whole deploy.
+    expect(load.requests / load.seconds).toBeGreaterThan(500);
     expect(load.failed).toBe(0);
     for (const h of hosts) expect(await served(h)).toBe(ids["2"]);
     expect(await allUp()).toBe(true);

@@ -161,7 +161,9 @@ describe("runner faults: host work survives its connection, put back only when k
     for (const h of inventory.hosts) h.service.restartCommand = wrapRestart(h.service.restartCommand);
     app = await stackOf(appStack, { "cutover:provider": "ssh", "cutover:inventory": inventory });
     await app.setConfig("cutover:sshPrivateKey", { value: out.deployKey.value as string, secret: true });
-    await configure("1");
+    // The first start of a host's app (supervisord had nothing to run until now) gets the
+    // default limit: the file's 6 s restart limit is for the hung-restart test.
+    await configure("1", {}, { timeouts: { restart: 120, alive: 3 } });
     const up = await app.up();
     ids["1"] = up.outputs.releaseId.value as string;
     await settledOn(ids["1"]);
