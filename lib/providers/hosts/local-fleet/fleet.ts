@@ -276,19 +276,23 @@ export class LocalFleet extends pulumi.ComponentResource {
     // First contact with every machine behind the gateway: proves the SSH path, pinned host
     // keys and the deploy user. Runs once; an unchanged `up` runs nothing.
     const identities = new Map([...plan.hosts, plan.lb].map((m) => [m.name, `${m.dir}/identity`]));
-    const answers = [...this.hosts, this.loadBalancer.host].map(
-      (h) =>
-        new command.remote.Command(
-          `${name}-${h.name}-reachable`,
-          {
-            connection: connectionOf(h),
-            // SSH_CONNECTION's 3rd and 4th fields: the address and port whose sshd answered.
-            create: sh`echo "$(id -un) $(cat ${identities.get(h.name) ?? ""}) $(echo "$SSH_CONNECTION" | cut -d' ' -f3,4 | tr ' ' :)"`,
-            addPreviousOutputInEnv: false,
-          },
-          { parent: this, dependsOn: h.ready },
-        ).stdout.apply((s) => [h.name, s.trim()] as const),
-    );
+    const answers = [...this.hosts, this.loadBalancer.host].map((h) => {
+      const reached = new command.remote.Command(
+        `${name}-${h.name}-reachable`,
+        {
+          connection: connectionOf(h),
+          // SSH_CONNECTION's 3rd and 4th fields: the address and port whose sshd answered.
+          create: sh`echo "$(id -un) $(cat ${identities.get(h.name) ?? ""}) $(echo "$SSH_CONNECTION" | cut -d' ' -f3,4 | tr ' ' :)"`,
+          addPreviousOutputInEnv: false,
+        },
+        { parent: this, dependsOn: h.ready },
+      );
+      // Deploys wait for this answer, not only for sshd's pid file: on a loaded machine a
+      // host's first prepare was refused ("Connection refused") a moment before its sshd
+      // answered this very command. A new array: the command above depends on the old one.
+      h.ready = [...h.ready, reached];
+      return reached.stdout.apply((s) => [h.name, s.trim()] as const);
+    });
     this.reachable = pulumi.all(answers).apply((pairs) => Object.fromEntries(pairs));
     this.registerOutputs({ reachable: this.reachable, lbUrl: this.loadBalancer.url });
   }
