@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack, UpResult } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess, sshLogins } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess, processes, sshLogins } from "./support/fleet";
 import { LoadResult, startLoad } from "../stacks/load";
 import { latestDeployEvents, summarize } from "../lib/runner/events";
 import { sh } from "../lib/scripts/quote";
@@ -104,14 +104,9 @@ describe("recovery: failures Pulumi sees, retries by a plain up", () => {
 
   /** Processes of a `pulumi up` still running: step commands, the engine's plugins and hosts. */
   function leftOfAnUp(): string[] {
-    return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((p) => {
-      try {
-        const cmd = fs.readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").join(" ");
-        return /step-main\.js|pulumi-resource-|pulumi-language-/.test(cmd) ? [`${p}: ${cmd.slice(0, 160)}`] : [];
-      } catch {
-        return [];
-      }
-    });
+    return processes()
+      .filter((p) => /step-main\.js|pulumi-resource-|pulumi-language-/.test(p.cmdline))
+      .map((p) => `${p.pid}: ${p.cmdline.slice(0, 160)}`);
   }
 
   /** Resolves when the runner's event log shows `host` out of rotation after `since`. */

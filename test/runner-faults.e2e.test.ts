@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
-import { E2E_LOAD, FleetAccess, backendStatus, descendants, fleetAccess } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, descendants, fleetAccess, processes } from "./support/fleet";
 import { LoadResult, RunningLoad, startLoad } from "../stacks/load";
 import { DeployEvent, eventLogPath } from "../lib/runner/events";
 import { sh } from "../lib/scripts/quote";
@@ -48,13 +48,7 @@ function events(since: number): DeployEvent[] {
 }
 
 function agentPids(): number[] {
-  return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((p) => {
-    try {
-      return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes("runner/agent-main.js") ? [Number(p)] : [];
-    } catch {
-      return [];
-    }
-  });
+  return processes().filter((p) => p.cmdline.includes("runner/agent-main.js")).map((p) => p.pid);
 }
 
 interface Rollout {

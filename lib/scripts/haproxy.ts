@@ -83,7 +83,8 @@ const HAPROXY_SH = [
   // Bounded without a `timeout` process (one less per call while a server is out): socat
   // gives up on a connect after 10 s and on a silent HAProxy after 10 s more.
   "hap() { printf '%s\\n' \"$1\" | socat -T 10 stdio \"unix-connect:$socket,connect-timeout=10\"; }",
-  // `refused WHAT STEP`: the runtime API answers a command it took with blank lines only.
+  // `refused WHAT STEP`, on the answer in $_out: the runtime API answers a command it took
+  // with blank lines only.
   "refused() { case $_out in *[![:space:]]*) fail \"$2\" \"HAProxy refused \\\"$1\\\": $_out\" ;; esac; }",
   "set_state() {",
   '  _out=$(hap "set server $backend/$server state $2") ||',
@@ -277,7 +278,6 @@ export function hideGuarded(a: HideArgs): string {
       '    END { if (!found) exit 3; printf "%d|%s|%s|%s\\n", n, self, w, maint }\' ||',
       '    fail hide "$backend/$server is not in HAProxy\'s \\"show stat\\"; check the backend and server names in haproxy.cfg"',
       "}",
-      "_waited=''",
       "said=''",
       "lb_lock",
       "while :; do",
@@ -294,7 +294,7 @@ export function hideGuarded(a: HideArgs): string {
       '  case $self_status in UP*|"no check") ;; *) break ;; esac',
       "  flock -u 8",
       // The clock is read only once there is something to wait for.
-      '  [ -n "$_waited" ] || { _waited=1; _wait_end=$(( $(now_s) + rotation_wait )); }',
+      '  : "${_wait_end:=$(( $(now_s) + rotation_wait ))}"',
       '  if [ "$(now_s)" -ge "$_wait_end" ]; then',
       '    fail hide "hiding $server would leave $others other server(s) of backend $backend in rotation, fewer than minInRotation $need; waited ${rotation_wait}s for servers to come back (another deploy, or servers failing their checks); nothing was hidden"',
       "  fi",

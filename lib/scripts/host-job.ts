@@ -329,6 +329,7 @@ export function startJob(a: JobArgs & { attachSeconds?: number }): string {
       lock_file: layout(a.root).lockFile,
       wait: validateInteger(a.attachSeconds ?? 0, "attachSeconds", { min: 0, max: 86_400, unit: "seconds" }),
     },
+    functions: [READ_PID_SH],
     body: [
       '[ -d "$jobs_dir" ] || mkdir -p -- "$jobs_dir" || fail job "cannot create $jobs_dir"',
       // setsid -f: the job's parent is init and it has a session of its own, so neither the
@@ -338,7 +339,7 @@ export function startJob(a: JobArgs & { attachSeconds?: number }): string {
       // Bounded wait until it holds the lock (or has ended: refused, or failed at once).
       "n=0",
       'while [ ! -e "$started_file" ]; do',
-      '  _pid=""; [ ! -e "$pid_file" ] || read -r _pid < "$pid_file" || true',
+      "  read_pid",
       '  if [ -n "$_pid" ] && ! kill -0 "$_pid" 2>/dev/null && [ ! -e "$started_file" ]; then',
       '    cat -- "$log_file" >&2; exit 75',
       "  fi",
@@ -388,9 +389,13 @@ export function attachJob(a: { root: string; host: string; jobId: string; waitSe
       log_file: `${l.cutoverDir}/jobs/${a.jobId}.log`,
       wait: validateInteger(a.waitSeconds, "waitSeconds", { min: 1, max: 86_400, unit: "seconds" }),
     },
+    functions: [READ_PID_SH],
     body: ATTACH_BODY,
   });
 }
+
+/** `read_pid`: $_pid is the job's pid from its pid file (empty until the job wrote it). */
+const READ_PID_SH = 'read_pid() { _pid=""; [ ! -e "$pid_file" ] || read -r _pid < "$pid_file" || true; }';
 
 /** Waits (bounded by $wait) for the job to free the host lock, then reports on it. */
 const ATTACH_BODY = [
@@ -400,7 +405,7 @@ const ATTACH_BODY = [
   '  flock -s -w "$wait" 7 2>/dev/null || true',
   "  exec 7<&-",
   "fi",
-  '_pid=""; [ ! -e "$pid_file" ] || read -r _pid < "$pid_file" || true',
+  "read_pid",
   'if [ -e "$result_file" ]; then',
   '  read -r _result < "$result_file" || true',
   "  printf 'cutover-job done %s\\n' \"$_result\"",

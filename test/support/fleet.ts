@@ -44,25 +44,32 @@ export function fleetAccess(outputs: OutputMap): FleetAccess {
   };
 }
 
-/** Processes of a fleet: their command line mentions its dir, or they run inside it. */
-export function fleetProcesses(dir: string): Array<{ pid: number; cmdline: string }> {
+/** Every live process but this one, with its command line (arguments joined by spaces). */
+export function processes(): Array<{ pid: number; cmdline: string }> {
   const found: Array<{ pid: number; cmdline: string }> = [];
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim();
-      let cwd = "";
-      try {
-        cwd = fs.readlinkSync(`/proc/${entry}/cwd`);
-      } catch {
-        /* a process may exit while we look */
-      }
-      if (cmdline && (cmdline.includes(dir) || cwd === dir || cwd.startsWith(`${dir}/`))) found.push({ pid: Number(entry), cmdline });
+      if (cmdline) found.push({ pid: Number(entry), cmdline });
     } catch {
       /* gone */
     }
   }
   return found;
+}
+
+/** Processes of a fleet: their command line mentions its dir, or they run inside it. */
+export function fleetProcesses(dir: string): Array<{ pid: number; cmdline: string }> {
+  return processes().filter(({ pid, cmdline }) => {
+    if (cmdline.includes(dir)) return true;
+    try {
+      const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+      return cwd === dir || cwd.startsWith(`${dir}/`);
+    } catch {
+      return false; // a process may exit while we look
+    }
+  });
 }
 
 /** HAProxy's view of a backend, read over SSH on the LB host through its runtime API. */
