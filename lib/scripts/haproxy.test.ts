@@ -349,6 +349,25 @@ describe.skipIf(!realHaproxy).each(SHELLS)("haproxy scripts under %s against a r
     expect(await rotation("web1")).toBe("status=MAINT\nweight=7\nmarker=ready\n");
   });
 
+  it("the default minInRotation does not count servers an operator took out or that are DOWN; a user's minInRotation does", async () => {
+    await api("set server web/web2 state maint"); // an operator's
+    app("web3").healthy = false; // never deployed, say: a host the fleet just gained
+    await statusIs("web3", /^DOWN$/);
+    // hosts − batch = 2 of the 3 servers, but only web1 was ever serving: waiting for 2 others
+    // would wait out rotationWaitSeconds on every deploy of a fleet that grew.
+    const user = await sh(hideGuarded({ ...hideArgs({ minInRotation: 2, rotationWaitSeconds: 0, leaseSeconds: 0 }), ...t("web1") }));
+    expect(user.status).toBe(1);
+    expect(user.stderr).toContain("would leave 0 other server(s) of backend web in rotation, fewer than minInRotation 2");
+    expect((await stats()).web1.status).toBe("UP");
+    const byDefault = await sh(
+      hideGuarded({ ...hideArgs({ minInRotation: 2, minLessOperatorOut: true, rotationWaitSeconds: 0, leaseSeconds: 0 }), ...t("web1") }),
+    );
+    expect(byDefault.stderr).toBe("");
+    expect(byDefault.status).toBe(0);
+    expect(byDefault.stdout).toContain("web/web1 set to maint (0 other server(s) in rotation)");
+    expect((await stats()).web1.status).toBe("MAINT");
+  });
+
   it("the lease guard readmits a healthy server with weight 0 until a check ran, then its weight", async () => {
     const hide = await sh(hideGuarded({ ...hideArgs({ leaseSeconds: 1, token: "lease-ok" }), ...t("web1") }));
     expect(hide.status).toBe(0);

@@ -203,8 +203,9 @@ export interface HideArgs extends HaproxyWait {
   minInRotation: number;
   /**
    * minInRotation is the deploy's default (hosts − batch), not the user's number: servers an
-   * operator has in MAINT are out already, so each lowers it by one (the deploy cannot keep
-   * capacity someone else took away, and must not wait forever for it).
+   * operator has in MAINT, and servers fully DOWN (never deployed: a fleet that grew; a crashed
+   * app), are out already, so each lowers it by one (the deploy cannot keep capacity it never
+   * had, and must not wait forever for it). A server coming UP ("DOWN 1/2") still counts.
    */
   minLessOperatorOut?: boolean;
   /** Longest wait for the backend to have minInRotation other servers UP. */
@@ -266,7 +267,8 @@ export function hideGuarded(a: HideArgs): string {
     },
     [
       MARKERS_SH,
-      // One `show stat` read: "<other servers UP>|<this server's status>|<its weight>".
+      // One `show stat` read: "<other servers UP>|<this server's status>|<its weight>|<others
+      // fully DOWN>|<others in MAINT>".
       "backend_view() {",
       '  _stats=$(hap "show stat") || fail hide "cannot reach the HAProxy runtime API at $socket; is haproxy running?"',
       "  printf '%s\\n' \"$_stats\" | tr -d '\\r' | awk -F, -v be=\"$backend\" -v sv=\"$server\" '",
@@ -274,17 +276,19 @@ export function hideGuarded(a: HideArgs): string {
       '    $1 != be || $2 == "BACKEND" || $2 == "FRONTEND" { next }',
       '    $2 == sv { self = $(idx["status"]); w = $(idx["weight"]); found = 1; next }',
       '    $(idx["status"]) ~ /^UP/ || $(idx["status"]) == "no check" { n++ }',
+      '    $(idx["status"]) == "DOWN" { down++ }',
       '    $(idx["status"]) ~ /^MAINT/ { maint = maint " " $2 }',
-      '    END { if (!found) exit 3; printf "%d|%s|%s|%s\\n", n, self, w, maint }\' ||',
+      '    END { if (!found) exit 3; printf "%d|%s|%s|%d|%s\\n", n, self, w, down, maint }\' ||',
       '    fail hide "$backend/$server is not in HAProxy\'s \\"show stat\\"; check the backend and server names in haproxy.cfg"',
       "}",
       "said=''",
       "lb_lock",
       "while :; do",
       "  view=$(backend_view)",
-      "  others=${view%%|*}; rest=${view#*|}; self_status=${rest%%|*}; rest=${rest#*|}; weight=${rest%%|*}; in_maint=${rest#*|}",
+      "  others=${view%%|*}; rest=${view#*|}; self_status=${rest%%|*}; rest=${rest#*|}; weight=${rest%%|*}; rest=${rest#*|}; down=${rest%%|*}; in_maint=${rest#*|}",
       "  need=$min",
       '  if [ "$min_less_operator_out" = 1 ]; then',
+      "    need=$((need - down))",
       // A MAINT without a marker of ours is an operator's.
       "    for _s in $in_maint; do [ -e \"$marker_dir/$_s\" ] || need=$((need - 1)); done",
       "  fi",
