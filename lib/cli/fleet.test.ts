@@ -40,13 +40,23 @@ describe("the per-host status probe", () => {
     expect((await probe("/other")).serves).toBe("HTTP 500: unhealthy");
   });
 
-  it("reads the holder's record only while the flock lock is held", async () => {
+  it("reads the holder's record only while the flock lock is held, and names the process that holds it", async () => {
     const lock = path.join(root, ".cutover", "deploy.lock");
     fs.writeFileSync(`${lock}.info`, "owner=alice\nstack=prod\nrelease=3-cccccccccccc\nstep=cycle\npid=777\ntime=2026-11-23T10:00:00Z\n");
     expect((await probe()).lock).toEqual({ held: false }); // a record alone is not a held lock
     holder = spawn("flock", [lock, "-c", "echo locked; exec cat"], { stdio: ["pipe", "pipe", "inherit"] });
     await new Promise<void>((r) => holder!.stdout!.once("data", () => r()));
-    expect((await probe()).lock).toEqual({ held: true, owner: "alice", stack: "prod", release: "3-cccccccccccc", step: "cycle", pid: "777", time: "2026-11-23T10:00:00Z" });
+    // The holder is the process the kernel names (flock's own, here), not the record's stale pid.
+    expect((await probe()).lock).toEqual({
+      held: true,
+      owner: "alice",
+      stack: "prod",
+      release: "3-cccccccccccc",
+      step: "cycle",
+      pid: String(holder.pid),
+      command: `flock ${lock} -c echo locked; exec cat`,
+      time: "2026-11-23T10:00:00Z",
+    });
     holder.stdin!.end();
     await new Promise((r) => holder!.once("exit", r));
     expect((await probe()).lock).toEqual({ held: false });

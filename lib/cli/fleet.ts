@@ -2,13 +2,14 @@
 // gateway, with the host keys pinned in the stack's `ssh` output and its `deployKey` secret
 // output (held in memory, written only to a 0700 temp dir for the call). What `cutover status`
 // and `cutover unlock` read on each host: where `current` points, what the app serves, the
-// host lock (held or not: `flock -n`, and its holder's record only when held), and HAProxy's
-// view of the host.
+// host lock (held or not, from the kernel's lock table; when held, its record and the process the kernel says holds
+// it — not the record's pid, which can be stale), and HAProxy's view of the host.
 import * as path from "node:path";
 import { OutputMap } from "@pulumi/pulumi/automation";
 import { Connection, runRemote } from "../engine/command-provider/ssh";
 import { RunResult } from "../engine/command-provider/run";
 import { script, sh } from "../scripts/quote";
+import { LOCK_FUNCTIONS } from "../scripts/lock";
 import { CliError } from "./args";
 
 interface EndpointOut {
@@ -83,7 +84,22 @@ export interface HostState {
   error?: string;
   current?: string;
   serves?: string;
-  lock?: { held: boolean; owner?: string; stack?: string; release?: string; step?: string; pid?: string; time?: string };
+  lock?: {
+    held: boolean;
+    owner?: string;
+    stack?: string;
+    release?: string;
+    step?: string;
+    /** The process holding the flock, as the kernel says (absent: it cannot be told here). */
+    pid?: string;
+    command?: string;
+    time?: string;
+  };
+}
+
+/** "pid 123 on the host (its command line)", or that the holder cannot be told. */
+export function lockHolderText(lock: NonNullable<HostState["lock"]>): string {
+  return lock.pid ? `pid ${lock.pid} on the host (${lock.command ?? "command line unknown"})` : "holder's pid cannot be read on the host";
 }
 
 /** One script per host: `current`, the health answer, and the lock (record read only if held). */
@@ -91,8 +107,25 @@ export function hostProbe(h: FleetHost, healthPath: string): string {
   const lock = `${h.root}/.cutover/deploy.lock`;
   return script([
     sh`root=${h.root}`,
+    sh`lock_file=${lock}`,
+    sh`lock_info=${`${lock}.info`}`,
+    "lock_proc=/proc",
+    LOCK_FUNCTIONS,
     'cur=$(readlink "$root/current" 2>/dev/null) && echo "current ${cur##*/}" || echo "current -"',
-    sh`if [ -e ${lock} ] && ! flock -n ${lock} true; then echo "lock held"; sed 's/^/lockinfo /' ${`${lock}.info`} 2>/dev/null; else echo "lock free"; fi`,
+    // Read from the kernel's lock table, not by taking the lock: a `flock -n` here would, for
+    // its instant, refuse a deploy step starting on the host.
+    '_key=$(lock_key) || _key=',
+    'if [ -r "$lock_proc/locks" ]; then _held() { [ -n "$_key" ] && grep -q " FLOCK .* $_key " "$lock_proc/locks"; }',
+    'else _held() { [ -e "$lock_file" ] && ! flock -n "$lock_file" true; }; fi',
+    "if _held; then",
+    '  echo "lock held"',
+    // The record's pid is left out: the holder is whoever the kernel says.
+    '  grep -v "^pid=" "$lock_info" 2>/dev/null | sed "s/^/lockinfo /"',
+    "  _holder=$(lock_holder) || _holder=",
+    '  [ -z "$_holder" ] || printf "lockholder %s %s\\n" "$_holder" "$(lock_cmdline "$_holder")"',
+    "else",
+    '  echo "lock free"',
+    "fi",
     sh`if body=$(curl -sS --max-time 3 -w '\ncutover-http %{http_code}' ${`http://${h.address}:${h.port}${healthPath}`} 2>&1); then :; fi`,
     'printf "%s\\n" "$body" | sed -n "s/^cutover-http /http /p"',
     'printf "%s\\n" "$body" | grep -v "^cutover-http " | head -n 1 | sed "s/^/body /"',
@@ -110,6 +143,8 @@ export function parseProbe(host: string, r: RunResult): HostState {
     const m = l.match(/^lockinfo ([a-z]+)=(.*)$/);
     if (m) info[m[1]] = m[2];
   }
+  const holder = /^lockholder (\d+) (.*)$/m.exec(r.stdout);
+  if (holder) Object.assign(info, { pid: holder[1], command: holder[2] });
   const code = field("http");
   const body = field("body") ?? "";
   const serves = !code || code === "000" ? `no answer${body ? ` (${body.replace(/^curl: \(\d+\) /, "")})` : ""}` : code === "200" ? body : `HTTP ${code}: ${body}`;

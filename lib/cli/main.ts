@@ -10,7 +10,7 @@ import { appConfig, configValue, firstLine, openStack, setAppConfig, StackRef } 
 import { checkpointReleases, historyRows, historyTable, successfulReleases } from "./history";
 import { webhookFromConfig, webhookNotifier } from "./notify";
 import { defaultDeployer, readEngineRecords, runUpdate } from "./update";
-import { age, fleetFromOutputs, haproxyStates, hostProbe, parseProbe, HostState } from "./fleet";
+import { age, fleetFromOutputs, haproxyStates, hostProbe, lockHolderText, parseProbe, HostState } from "./fleet";
 import { describePending, fileBackendRoot, inProgress, lockVerdict, PendingOp, stackLocks } from "./unlock";
 import { renderReport } from "./report";
 import { DeployEvent, eventLogPath, latestDeployEvents } from "../runner/events";
@@ -236,7 +236,7 @@ const commands: Record<string, Command> = {
         print(JSON.stringify({ stack: ref.name, release, hosts: rows, loadBalancerError: lb.error }, null, 2));
       } else {
         const lockText = (s: HostState) =>
-          !s.lock ? "?" : s.lock.held ? `HELD by ${s.lock.owner ?? "?"} (${s.lock.step ?? "?"} of ${s.lock.release ?? "?"}, pid ${s.lock.pid ?? "?"}) for ${age(s.lock.time)}` : "free";
+          !s.lock ? "?" : s.lock.held ? `HELD by ${s.lock.owner ?? "?"} (${s.lock.step ?? "?"} of ${s.lock.release ?? "?"}, ${lockHolderText(s.lock)}) for ${age(s.lock.time)}` : "free";
         const table = [
           ["host", "roles", "current", `serves ${healthPath}`, "load balancer", "lock"],
           ...rows.map((r) =>
@@ -308,7 +308,7 @@ const commands: Record<string, Command> = {
             if (!s.reachable) hostLines.push(`  ${s.host}: unreachable (${s.error}); its lock could not be checked`);
             else if (s.lock?.held) {
               hostLines.push(
-                `  ${s.host}: lock held by ${s.lock.owner ?? "?"} (${s.lock.step ?? "?"} of ${s.lock.release ?? "?"}, pid ${s.lock.pid ?? "?"} on the host) for ${age(s.lock.time)} — a step still running there; it frees itself when it ends (not removed)`,
+                `  ${s.host}: lock held by ${s.lock.owner ?? "?"} (${s.lock.step ?? "?"} of ${s.lock.release ?? "?"}, ${lockHolderText(s.lock)}) for ${age(s.lock.time)} — a step still running there; it frees itself when it ends (not removed)`,
               );
             }
           }
