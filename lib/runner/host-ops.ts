@@ -87,7 +87,10 @@ export function sshHostOps(
       });
       const r = await pool.run(h.ssh, script, { limitSeconds: ATTACH_WAIT_SECONDS + MARGIN_SECONDS });
       // A dropped connection may have started the job all the same: attach tells.
-      if (r.abnormal) return jobId;
+      if (r.abnormal) {
+        log("stderr", `cutover[${h.name}] cycle: lost touch with the host while starting its job (${r.abnormal}); reconnecting\n`);
+        return jobId;
+      }
       if (r.code !== 0) throw new JobRefused(lastLines(r.stderr, 2) || `starting the ${kind} job exited with ${r.code}`);
       const reply = parseAttach(r.stdout.slice(r.stdout.indexOf("\n") + 1));
       if (reply && reply.state !== "running") attachedAtStart.set(jobId, reply);

@@ -107,9 +107,14 @@ export class SshPool {
           : "";
         reject(new Error(`cannot reach ${where}: ${err.message}${hint}`));
       });
-      // Through a gateway the connection rides a forwarded channel: when the far side dies
-      // (its sshd session killed, the network dropped) the gateway closes that channel, and
-      // ssh2 would keep the client as if alive. End it, so the pool dials again.
+      // A server that ends the connection (its sshd session killed) is gone, but ssh2 then
+      // stops its keepalives and, seen on a host's session killed mid-command, reported "end"
+      // and never "close": the commands on it waited out their limits (a start, 52 s, with the
+      // host hidden). An SSH server never half-closes a live connection: destroy it, so its
+      // commands end now and the pool dials again. Through a gateway the connection rides a
+      // forwarded channel, which the gateway may only half-close too.
+      client.on("end", () => client.destroy());
+      sock?.on("end", () => client.destroy());
       sock?.on("close", () => client.destroy());
       client.connect({
         host: e.address,
@@ -259,6 +264,7 @@ export class SshPool {
     const cut = new Promise<RunResult>((resolve) => {
       onClientGone = () => resolve({ code: 255, stdout, stderr, abnormal: "the connection closed before the command finished" });
       client.once("close", onClientGone);
+      client.once("end", onClientGone);
       timer = setTimeout(() => {
         channel.close();
         const abnormal = `did not finish within its limit of ${options.limitSeconds} s`;
@@ -273,7 +279,7 @@ export class SshPool {
       return await Promise.race([collected, cut]);
     } finally {
       clearTimeout(timer);
-      if (onClientGone) client.off("close", onClientGone);
+      if (onClientGone) client.off("close", onClientGone).off("end", onClientGone);
       release();
     }
   }
