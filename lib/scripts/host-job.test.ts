@@ -3,7 +3,7 @@
 // attachJob, as the runner does. The check is a command reading the release's REVISION: a "bad"
 // release is one with a BROKEN file; the restart appends to restarts.log in the deploy root.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -23,7 +23,7 @@ import {
   type HostCheck,
   type JobArgs,
 } from "./host-job";
-import { SHELLS, currentOf, fakeRelease, historyOf, rid, run, runAsync, sandbox, type Sandbox, type Shell } from "./testing/sandbox";
+import { currentOf, fakeRelease, historyOf, lockIsFree, rid, run, runAsync, sandbox, type Sandbox, type Shell, SHELLS } from "./testing/sandbox";
 
 let box: Sandbox;
 const daemons: number[] = [];
@@ -50,7 +50,7 @@ const at = (...p: string[]) => path.join(box.root, ...p);
 const jobFile = (id: string, ext: string) => at(".cutover", "jobs", `${id}.${ext}`);
 const read = (file: string) => fs.readFileSync(file, "utf8");
 const restarts = () => (fs.existsSync(at("restarts.log")) ? read(at("restarts.log")).trim().split("\n") : []);
-const lockFree = () => spawnSync("flock", ["-n", at(".cutover", "deploy.lock"), "true"]).status === 0;
+const lockFree = () => lockIsFree(at(".cutover", "deploy.lock"));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A start refused because another job holds the host lock (EX_TEMPFAIL, see lock.ts). */
 const LOCK_HELD = 75;

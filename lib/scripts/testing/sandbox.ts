@@ -164,7 +164,19 @@ export function allGone(pids: readonly number[], ms = 3000): boolean {
 
 /** Nobody holds a flock on `file` (the check takes and drops it at once). */
 export function lockIsFree(file: string): boolean {
-  return spawnSync("flock", ["-n", file, "true"]).status === 0;
+  // Read from the kernel's lock table, as lock_key does on hosts: probing with `flock -n` takes
+  // the lock for an instant, and a holder's own `flock -n` in that instant fails (a CI run's
+  // lock holder never took the lock that way).
+  let st: fs.BigIntStats;
+  try {
+    st = fs.statSync(file, { bigint: true });
+  } catch {
+    return true;
+  }
+  const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn);
+  const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn);
+  const key = ` ${major.toString(16).padStart(2, "0")}:${minor.toString(16).padStart(2, "0")}:${st.ino} `;
+  return !fs.readFileSync("/proc/locks", "utf8").split("\n").some((l) => l.includes(" FLOCK ") && l.includes(key));
 }
 
 /** Kills what a test started and left running, with their children (already gone is fine). */
