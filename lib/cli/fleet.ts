@@ -2,8 +2,9 @@
 // gateway, with the host keys pinned in the stack's `ssh` output and its `deployKey` secret
 // output (held in memory, written only to a 0700 temp dir for the call). What `cutover status`
 // and `cutover unlock` read on each host: where `current` points, what the app serves, the
-// host lock (held or not, from the kernel's lock table; when held, its record and the process the kernel says holds
-// it — not the record's pid, which can be stale), and HAProxy's view of the host.
+// host lock (held or not, from the kernel's lock table; when held, its record and the process
+// the kernel says holds it — not the record's pid, which can be stale), and HAProxy's view of
+// the host.
 import * as path from "node:path";
 import { OutputMap } from "@pulumi/pulumi/automation";
 import { Connection, runRemote } from "../engine/command-provider/ssh";
