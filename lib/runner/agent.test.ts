@@ -27,7 +27,9 @@ import { StepFailure } from "./cycle";
 import type { CycleEnv } from "./cycle";
 import { latestDeployEvents } from "./events";
 import type { JobEnv } from "./jobs";
+import { agentPaths } from "./protocol";
 import type { AgentReply, AgentRequest } from "./protocol";
+import { registerDeploy } from "./register";
 import { TARGET, testContext } from "./testing/fakes";
 
 /** One piece of faked work: its env, and how the test ends it. */
@@ -388,5 +390,28 @@ describe("idle exit", () => {
     vi.advanceTimersByTime(1);
     expect(close).toHaveBeenCalled();
     expect(exit).toHaveBeenCalledWith(0);
+  });
+});
+
+describe("the program's held connection", () => {
+  it("waits while the program holds its connection (an `up` whose first step comes minutes later), and comes once it closes", async () => {
+    process.env.CUTOVER_AGENT_DIR = path.join(dir, "agent");
+    const exit = vi.spyOn(process, "exit").mockImplementation((() => undefined) as never);
+    const idle = new net.Server();
+    const agent = new Agent(idle, 200);
+    idle.on("connection", (s) => agent.handle(s));
+    try {
+      await new Promise<void>((r) => idle.listen(agentPaths().socket, r));
+      const hold = await registerDeploy(testContext([["web1"]]));
+      // Five idle limits with no step: the held connection alone keeps the agent.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(exit).not.toHaveBeenCalled();
+      hold.destroy();
+      await vi.waitFor(() => expect(exit).toHaveBeenCalledWith(0), { timeout: 2000 });
+    } finally {
+      exit.mockRestore();
+      delete process.env.CUTOVER_AGENT_DIR;
+      idle.close();
+    }
   });
 });

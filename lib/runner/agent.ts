@@ -48,7 +48,10 @@ export class Agent {
   private clients = 0;
   private idleTimer?: NodeJS.Timeout;
 
-  constructor(private readonly server: net.Server) {}
+  constructor(
+    private readonly server: net.Server,
+    private readonly idleMs = IDLE_MS,
+  ) {}
 
   private pool(id: string, key: string): SshPool {
     let p = this.pools.get(id);
@@ -66,7 +69,7 @@ export class Agent {
   touch(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.jobs.size === 0 && this.clients === 0) {
-      this.idleTimer = setTimeout(() => this.exit(), IDLE_MS);
+      this.idleTimer = setTimeout(() => this.exit(), this.idleMs);
     }
   }
 
@@ -222,7 +225,10 @@ export class Agent {
 const jobId = (deploy: string, name: JobName, host: string | undefined, release: string, redeploy?: string) =>
   `${deploy}|${name}|${host ?? ""}|${release}|${redeploy ?? ""}`;
 
-/** Runs the agent on `socketPath` until it has been idle for a minute. */
+/**
+ * Runs the agent on `socketPath` until it has been idle (no connection: no program holding it,
+ * no step) for a minute.
+ */
 export function serve(): void {
   const { socket } = agentPaths();
   const server = net.createServer();
