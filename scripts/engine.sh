@@ -92,7 +92,8 @@ part_spec() {
       # From the sdk/v3 module at LANGHOST_SDK_VERSION (see engine-versions.sh for why); that
       # sdk pins golang.org/x/text through a replace we copy.
       pkg=github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
-      out="$CUTOVER_ENGINE_DIR/bin/pulumi-language-nodejs"
+      # Beside bin/, not in it: bin/ holds its launcher (install_langhost_launcher).
+      out="$CUTOVER_ENGINE_DIR/libexec/pulumi-language-nodejs"
       ldflags="$ldflags_base -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGHOST_SDK_VERSION"
       pins="github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION"
       replaces="-replace=golang.org/x/text=golang.org/x/text@v0.3.6"
@@ -300,7 +301,31 @@ if [ -n "$existing" ] && [ "$existing" != "$CUTOVER_ENGINE_DIR/bin/pulumi" ]; th
   log "pulumi $have at $existing is older than $min_pulumi: building the pinned engine instead"
 fi
 
+# The v3.68 language host reads runtime options only as flags (-typescript, -nodeargs); today's
+# engine sends them inside its requests, which that host ignores. So Pulumi.yaml's
+# `typescript: false` was dropped: every run of a compiled JavaScript program registered
+# ts-node and loaded TypeScript (~0.45 s of each up and preview). The launcher on PATH finds
+# the project's Pulumi.yaml above the program's directory (where the engine starts the host)
+# and passes that option as the flag.
+install_langhost_launcher() {
+  local launcher="$CUTOVER_ENGINE_DIR/bin/pulumi-language-nodejs"
+  cat > "$launcher.tmp" <<'LAUNCHER'
+#!/bin/sh
+# Starts the pinned Node.js language host with Pulumi.yaml's `runtime.options.typescript` as
+# its flag (see scripts/engine.sh, install_langhost_launcher).
+dir="$PWD"
+while [ "$dir" != / ] && [ ! -f "$dir/Pulumi.yaml" ]; do dir="$(dirname "$dir")"; done
+typescript=true
+if [ -f "$dir/Pulumi.yaml" ] && grep -Eq '^[[:space:]]+typescript:[[:space:]]*false[[:space:]]*(#.*)?$' "$dir/Pulumi.yaml"; then
+  typescript=false
+fi
+exec "$(dirname "$0")/../libexec/pulumi-language-nodejs" -typescript="$typescript" "$@"
+LAUNCHER
+  chmod +x "$launcher.tmp" && mv "$launcher.tmp" "$launcher"
+}
+
 for part in $parts; do build_part "$part"; done
+install_langhost_launcher
 
 . "$here/engine-env.sh"
 log "pulumi $(pulumi version) at $(command -v pulumi)"

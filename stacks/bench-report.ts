@@ -18,6 +18,8 @@ export interface BenchRun {
   remoteCommands?: number;
   sshHandshakes?: number;
   uploads?: number;
+  /** The agent's peak resident memory (MB) as of the deploy's last step. */
+  agentRssMB?: number;
   releaseId?: string;
   error?: string;
   loadAverage?: string;
@@ -69,13 +71,13 @@ export function table(runs: BenchRun[]): string {
     return (
       `| ${g.tool}${g.load ? ` (${g.load})` : ""} | ${g.kind} | ${g.hosts} | ${g.batch} | ${g.runs.length} | ${f1(median(wall))} (${spread(wall)}) | ` +
       `${first.length ? f1(median(first)) : "–"} | ${out.length ? `${f1(median(out))} (${spread(out)})` : "–"} | ` +
-      `${requests || "–"} | ${failed.length ? failed.reduce((a, b) => a + b, 0) : "–"} | ${n((r) => r.remoteCommands)} | ${n((r) => r.sshHandshakes)} | ` +
+      `${requests || "–"} | ${failed.length ? failed.reduce((a, b) => a + b, 0) : "–"} | ${n((r) => r.remoteCommands)} | ${n((r) => r.sshHandshakes)} | ${n((r) => r.agentRssMB)} | ` +
       `${[...new Set(g.runs.map((r) => r.loadAverage))].join(", ")} |`
     );
   });
   return [
-    "| tool / strategy | kind | hosts | batch | runs | wall s, median (spread) | s before first hide | out of rotation s per host, median (spread) | requests | failed | remote commands | SSH handshakes | load avg |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| tool / strategy | kind | hosts | batch | runs | wall s, median (spread) | s before first hide | out of rotation s per host, median (spread) | requests | failed | remote commands | SSH handshakes | agent RSS MB | load avg |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n");
 }

@@ -1,14 +1,17 @@
-// `npm run bench [-- --sizes 2,4,8,16 --repeats 2 --pause-ms N --fresh]`: deploys of the sample app (1 s boot)
-// under the same wrk load, on fleets of 2, 4, 8 and 16 web hosts (127.75.<size>.x, removed
-// afterwards): at batch 1 with a rollback by id, an unchanged `up` and a preview, then (after
-// one up that changes the batch size) at 25%, reusing the agent and with a new one, each
-// repeated; and the in-place baseline (restart without hiding) that shows what hiding saves.
-// Writes bench/results/latest.json (every run, plus the earlier runs of other sizes or loads
-// unless --fresh) and, through bench-report.ts, the README's table and
-// bench/results/deploy-time.svg.
+// `npm run bench [-- --sizes 4,8,16,64 --repeats 2 --pause-ms N --batch1-max-hosts 16 --fresh]`:
+// deploys of the sample app (1 s boot) under the same wrk load, on local fleets of web hosts
+// (127.75.<size>.x, removed afterwards) whose every sshd (gateway, balancer, hosts) keeps
+// OpenSSH's stock MaxStartups 10:30:100 and MaxSessions 10, as real servers do. Per size: an
+// unchanged `up` and a preview; at batch 1 (fleets up to --batch1-max-hosts) a deploy and a
+// rollback by id; at 25% deploys reusing the agent and with a new one (whose SSH handshakes
+// are all of the deploy's connections), each repeated; at 4 hosts the in-place baseline
+// (restart without hiding) that shows what hiding saves. Writes bench/results/latest.json
+// (every run, plus the earlier runs of other sizes or loads unless --fresh) and, through
+// bench-report.ts, the README's table and bench/results/deploy-time.svg.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import { Stack } from "@pulumi/pulumi/automation";
 import { projectDir } from "./app-config";
 import { DeployOptions, deployUnderLoad, fleetStack, setRelease, timedPulumi } from "./driver";
@@ -17,15 +20,37 @@ import { validatePauseMs } from "./load";
 import { latestDeployEvents, summarize } from "../lib/runner/events";
 
 const say = (line: string) => console.log(`[bench] ${line}`);
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
-const sizes = arg("sizes", "2,4,8,16").split(",").map(Number);
-const repeats = Number(arg("repeats", "2"));
+const cli = (() => {
+  try {
+    return parseArgs({
+      options: {
+        sizes: { type: "string", default: "4,8,16,64" },
+        repeats: { type: "string", default: "2" },
+        "pause-ms": { type: "string", default: "0" },
+        "batch1-max-hosts": { type: "string", default: "16" },
+        fresh: { type: "boolean", default: false },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`[bench] ${(e as Error).message} (options: --sizes 4,8,16,64 --repeats N --pause-ms N --batch1-max-hosts N --fresh)`);
+    process.exit(2);
+  }
+})();
+/** A whole number ≥ min, or one line naming the argument, the value and the fix, and exit 2. */
+function count(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`[bench] --${name} ${value}: expected a whole number ≥ ${min}`);
+    process.exit(2);
+  }
+  return n;
+}
+const sizes = (cli.sizes ?? "").split(",").map((x) => count("sizes", x, 1));
+const repeats = count("repeats", cli.repeats!, 1);
+const batch1MaxHosts = count("batch1-max-hosts", cli["batch1-max-hosts"]!, 0);
 // --pause-ms N: each wrk connection waits N ms between requests (a paced load); default none.
 // Checked here, before any fleet is provisioned.
-const pauseMs = validatePauseMs(Number(arg("pause-ms", "0")), "--pause-ms");
+const pauseMs = validatePauseMs(Number(cli["pause-ms"]), "--pause-ms");
 const loadLabel = pauseMs > 0 ? `wrk 2×16, ${pauseMs} ms pause per request` : undefined;
 const load = () => `${os.loadavg()[0].toFixed(1)}`;
 
@@ -43,6 +68,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
     subnet: `127.75.${size}`,
     hosts: hosts.map((n) => ({ name: n, roles: ["web"] })),
     appEnvironment: { START_DELAY_MS: "1000" },
+    stockSshdLimits: true,
   });
   const key = `cutover/${name}/app`;
   const base = { hosts: size, date: new Date().toISOString(), load: loadLabel };
@@ -64,9 +90,17 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
       runs.push({ ...base, tool, kind: "deploy", batch: String(batch), ...m, loadAverage: load() });
       ids.push(m.releaseId);
       const out = Object.values(m.outOfRotationSeconds).map((x) => x.toFixed(1)).join("/");
-      say(`${size} hosts, batch ${batch}${opts.coldAgent ? ", new agent" : ""}: deploy ${m.deployWallSeconds} s, ${m.sshHandshakes} SSH handshakes, ${m.failed} failed of ${m.requests}, out of rotation ${out} s`);
+      say(`${size} hosts, batch ${batch}${opts.coldAgent ? ", new agent" : ""}: deploy ${m.deployWallSeconds} s, ${m.sshHandshakes} SSH handshakes, agent ${m.agentRssMB ?? "?"} MB, ${m.failed} failed of ${m.requests}, out of rotation ${out} s`);
     };
-    for (let r = 0; r < repeats; r++) {
+    const noopAndPreview = async () => {
+      const noop = await timed(stack, ["up", "--yes", "--skip-preview"]);
+      const s = summarize(latestDeployEvents(key));
+      runs.push({ ...base, tool: "cutover", kind: "noop-up", batch: "-", deployWallSeconds: noop, remoteCommands: s.remoteCommands, sshHandshakes: s.sshHandshakes, loadAverage: load() });
+      const preview = await timed(stack, ["preview"]);
+      runs.push({ ...base, tool: "cutover", kind: "preview", batch: "-", deployWallSeconds: preview, loadAverage: load() });
+      say(`${size} hosts: unchanged up ${noop} s (${s.remoteCommands} remote commands), preview ${preview} s`);
+    };
+    for (let r = 0; r < repeats && size <= batch1MaxHosts; r++) {
       await deploy("cutover", 1, measured);
       // Back to the release before, by id: only swaps; then forward again, so the next round
       // starts from the latest release.
@@ -77,12 +111,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
       version += 1;
       await setRelease(stack, String(version));
       ids.push(String((await stack.up()).outputs.releaseId.value));
-      const noop = await timed(stack, ["up", "--yes", "--skip-preview"]);
-      const s = summarize(latestDeployEvents(key));
-      runs.push({ ...base, tool: "cutover", kind: "noop-up", batch: "-", deployWallSeconds: noop, remoteCommands: s.remoteCommands, sshHandshakes: s.sshHandshakes, loadAverage: load() });
-      const preview = await timed(stack, ["preview"]);
-      runs.push({ ...base, tool: "cutover", kind: "preview", batch: "-", deployWallSeconds: preview, loadAverage: load() });
-      say(`${size} hosts: unchanged up ${noop} s (${s.remoteCommands} remote commands), preview ${preview} s`);
+      await noopAndPreview();
     }
     // The cycle steps are named by batch (so previews show the order): a new batch size
     // replaces them, and that up also deletes the old layout's steps (two checkpoint writes
@@ -91,6 +120,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
     for (let r = 0; r < repeats; r++) {
       await deploy("cutover", "25%", measured);
       await deploy(coldAgent, "25%", { ...measured, coldAgent: true });
+      if (size > batch1MaxHosts) await noopAndPreview();
     }
     if (size === 4) {
       for (const [tool, rollout] of [
@@ -111,7 +141,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
 
 /** Runs of other sizes or loads than this time's, from the last results: `--sizes 16` adds a size. */
 function keptRuns(out: string): BenchRun[] {
-  if (process.argv.includes("--fresh") || !fs.existsSync(out)) return [];
+  if (cli.fresh || !fs.existsSync(out)) return [];
   const kept = (JSON.parse(fs.readFileSync(out, "utf8")) as BenchRun[]).filter((r) => !(sizes.includes(r.hosts) && r.load === loadLabel));
   if (kept.length) say(`keeping ${kept.length} earlier run(s) of other sizes or loads from ${out} (--fresh drops them)`);
   return kept;

@@ -11,6 +11,8 @@ import { followRollout } from "./progress";
 
 export interface FleetSpec {
   appEnvironment?: Record<string, string>;
+  /** Every sshd keeps OpenSSH's stock MaxStartups/MaxSessions, as on a real server. */
+  stockSshdLimits?: boolean;
   subnet: string;
   hosts: Array<{ name: string; roles: string[] }>;
 }
@@ -27,6 +29,8 @@ export interface DeployMeasure {
   sshHandshakes: number;
   remoteCommands: number;
   uploads: number;
+  /** The agent's peak resident memory (MB) as of the deploy's last step. */
+  agentRssMB?: number;
   error?: string;
 }
 
@@ -131,6 +135,7 @@ export async function deployUnderLoad(
     sshHandshakes: summary.sshHandshakes,
     remoteCommands: summary.remoteCommands,
     uploads: summary.uploads,
+    agentRssMB: summary.agentRssMB,
     error,
   };
 }

@@ -1,6 +1,6 @@
 // The one entry program for every Cutover stack; the only place that reads pulumi.Config.
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../lib/pulumi";
 // From their modules, not the library's index: the index also loads @pulumi/aws (EC2), which
 // takes about half a second of every `up` and `preview`, and only prod needs it (awsTarget).
 import { Host } from "../lib/components/host";

@@ -105,7 +105,7 @@ describe.skipIf(!go)("engine build: module checksums (needs a Go toolchain)", ()
   const downloadDir = () => path.join(modCache, "cache", "download", MOD, "@v");
   const binary = () => {
     const dirs = fs.existsSync(path.join(engineCache, "engine")) ? fs.readdirSync(path.join(engineCache, "engine")) : [];
-    return dirs.map((d) => path.join(engineCache, "engine", d, "bin", "pulumi-language-nodejs")).find((p) => fs.existsSync(p));
+    return dirs.map((d) => path.join(engineCache, "engine", d, "libexec", "pulumi-language-nodejs")).find((p) => fs.existsSync(p));
   };
 
   /** Runs engine.sh (asynchronously: a long synchronous child would stall the test worker). */

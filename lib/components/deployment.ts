@@ -5,7 +5,7 @@
 // Each step is a local command running Cutover's runner, which does the work through the
 // agent over pooled SSH connections. The steps' inputs are the release id, the host and an
 // optional redeploy nonce only; everything else reaches the runner as the deploy context.
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../pulumi";
 import { Host, hostContextOf } from "./host";
 import { ReleaseDirectory } from "./release-directory";
 import { HostCycle } from "./host-cycle";
@@ -157,7 +157,7 @@ export class Deployment extends pulumi.ComponentResource {
     // The agent gets the context at the start of `up`; previews register nothing.
     const registered = pulumi.unsecret(
       context.apply(async (c) => {
-        if (!pulumi.runtime.isDryRun()) await registerDeploy(c);
+        if (!pulumi.isDryRun()) await registerDeploy(c);
         return true;
       }),
     );

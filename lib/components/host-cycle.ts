@@ -1,7 +1,7 @@
 // One host's cycle in its batch: hidden from the load balancer, `current` switched to the
 // release, checked, put back — one step, named by batch and host so previews show the order.
-import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
+import * as pulumi from "../pulumi";
+import { LocalCommand } from "./command";
 import { stepCommand, StepArgs } from "./step-command";
 
 export interface HostCycleArgs extends Omit<StepArgs, "job"> {
@@ -9,7 +9,7 @@ export interface HostCycleArgs extends Omit<StepArgs, "job"> {
 }
 
 export class HostCycle extends pulumi.ComponentResource {
-  readonly done: command.local.Command;
+  readonly done: LocalCommand;
 
   constructor(name: string, args: HostCycleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cutover:deploy:HostCycle", name, {}, opts);

@@ -1,5 +1,5 @@
 // What the rest of Cutover needs from a server, whatever created it (the local fleet, EC2).
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../pulumi";
 import type * as command from "@pulumi/command";
 import type { HostContext } from "../runner/context";
 

@@ -2,7 +2,7 @@
 // description the runner uses to hide a host (no new requests, in-flight ones finished) and
 // put it back (ready and seen healthy). The description is resolved at deploy time and never
 // an input of a resource, so tuning it re-runs nothing.
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../pulumi";
 import type { LoadBalancerContext } from "../runner/context";
 
 export interface LoadBalancerMembership {

@@ -4,8 +4,8 @@
 // carry it out (connections, keys, who deploys, smoke tuning) reaches the runner through the
 // agent (runner/register.ts), never through the command text.
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
+import * as pulumi from "../pulumi";
+import { LocalCommand } from "./command";
 import { sh } from "../scripts/quote";
 
 /** The runner's entry, relative to the project directory the engine runs steps in. */
@@ -25,9 +25,9 @@ export interface StepArgs {
   registered: pulumi.Output<boolean>;
 }
 
-export function stepCommand(name: string, a: StepArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
+export function stepCommand(name: string, a: StepArgs, opts: pulumi.CustomResourceOptions): LocalCommand {
   const text = pulumi
     .all([a.releaseId, a.registered])
     .apply(([id]) => sh`node ${runnerPath()} ${a.job} ${a.key} ${id} ${a.host}` + (a.redeploy ? sh` ${a.redeploy}` : ""));
-  return new command.local.Command(name, { create: text, update: text, addPreviousOutputInEnv: false, logging: "stdoutAndStderr" }, opts);
+  return new LocalCommand(name, { create: text, update: text, addPreviousOutputInEnv: false, logging: "stdoutAndStderr" }, opts);
 }

@@ -25,7 +25,7 @@ import { Agent } from "./agent";
 import { request } from "./client";
 import { StepFailure } from "./cycle";
 import type { CycleEnv } from "./cycle";
-import { latestDeployEvents } from "./events";
+import { latestDeployEvents, summarize } from "./events";
 import type { JobEnv } from "./jobs";
 import { agentPaths } from "./protocol";
 import type { AgentReply, AgentRequest } from "./protocol";
@@ -320,6 +320,17 @@ describe("steps of one registration", () => {
     w.env.phase("web1", "hide");
     expect(latestDeployEvents("shop/prod/web").filter((e) => e.kind === "phase")).toEqual([expect.objectContaining({ host: "web1", batch: 2, phase: "hide" })]);
     w.resolve();
+  });
+
+  it("record the agent's peak memory as each ends, which the deploy's summary reports", async () => {
+    await register();
+    const s = run("cycle", "web1");
+    (await started("cycle", "web1")).resolve();
+    await s.done;
+    const rss = summarize(latestDeployEvents("shop/prod/web")).agentRssMB;
+    // This process's own peak, as the kernel reports it: a test runner takes tens of MB at least.
+    expect(rss).toBeGreaterThan(20);
+    expect(rss).toBeLessThan(4096);
   });
 });
 

@@ -213,6 +213,8 @@ export class Agent {
     );
     this.jobs.set(id, job);
     job.done.finally(() => {
+      // maxRSS is in kilobytes: the agent's peak so far, which the benchmark reports per fleet size.
+      appendEvent(key, { t: Date.now(), kind: "agent-memory", peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) });
       this.jobs.delete(id);
       // Kept for its host's step, which has not asked yet (it is queued behind the engine).
       if (prefetch && job.listeners.size === 0) this.unclaimed.set(id, job);

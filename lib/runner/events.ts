@@ -35,7 +35,9 @@ export type DeployEvent =
   | { t: number; kind: "phase"; host: string; batch?: number; phase: Phase; detail?: string }
   | { t: number; kind: "ssh-handshake"; endpoint: string }
   | { t: number; kind: "remote-command"; endpoint: string }
-  | { t: number; kind: "upload"; endpoint: string; bytes: number };
+  | { t: number; kind: "upload"; endpoint: string; bytes: number }
+  /** The agent's peak resident memory so far (its whole life), written as each step ends. */
+  | { t: number; kind: "agent-memory"; peakRssMB: number };
 
 export function cacheDir(): string {
   return process.env.CUTOVER_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "cutover");
@@ -91,6 +93,8 @@ export interface DeploySummary {
   uploads: number;
   uploadedBytes: number;
   failedHosts: string[];
+  /** The agent's peak resident memory as of the deploy's last step (undefined: no step ran). */
+  agentRssMB?: number;
 }
 
 export function summarize(events: DeployEvent[]): DeploySummary {
@@ -103,7 +107,9 @@ export function summarize(events: DeployEvent[]): DeploySummary {
   let commands = 0;
   let uploads = 0;
   let uploadedBytes = 0;
+  let agentRssMB: number | undefined;
   for (const e of events) {
+    if (e.kind === "agent-memory") agentRssMB = Math.max(agentRssMB ?? 0, e.peakRssMB);
     if (e.kind === "upload") {
       uploads++;
       uploadedBytes += e.bytes;
@@ -127,5 +133,6 @@ export function summarize(events: DeployEvent[]): DeploySummary {
     uploads,
     uploadedBytes,
     failedHosts: [...failed],
+    agentRssMB,
   };
 }

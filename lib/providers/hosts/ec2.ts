@@ -7,9 +7,9 @@
  * host key is read from the console and pinned (ec2-host-key.ts). Private addresses are
  * planned (fixed per host), so hosts stay plain `Host`s the rest of Cutover can plan with.
  */
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../../pulumi";
 import * as aws from "@pulumi/aws";
-import * as command from "@pulumi/command";
+import { LocalCommand, RemoteCommand } from "../../components/command";
 import { Host, SshEndpoint, connectionOf } from "../../components/host";
 import { LoadBalancerMembership } from "../../components/load-balancer";
 import { awsTargetGroupMembership } from "../lb/aws-target-group";
@@ -160,7 +160,7 @@ export class Ec2Fleet extends pulumi.ComponentResource {
         parent,
       );
     const pinnedKey = (n: string, i: aws.ec2.Instance) =>
-      new command.local.Command(
+      new LocalCommand(
         `${name}-${n}-host-key`,
         { create: i.id.apply((id) => hostKeyScript({ region: args.region, instanceId: id })), triggers: [i.id], addPreviousOutputInEnv: false },
         { ...parent, dependsOn: [i] },
@@ -248,7 +248,7 @@ export class Ec2Fleet extends pulumi.ComponentResource {
       if (args.app.environment !== undefined) {
         // The secret goes over SSH on stdin: never in user data, a command line or a log.
         host.ready.push(
-          new command.remote.Command(
+          new RemoteCommand(
             `${name}-${p.name}-environment`,
             { connection: connectionOf(host), create: writeSecretFileScript(envFile, deployUser), stdin: pulumi.secret(args.app.environment), logging: "none", addPreviousOutputInEnv: false },
             { ...parent, dependsOn: [i] },

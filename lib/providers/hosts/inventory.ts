@@ -7,7 +7,7 @@
  *
  * `parseInventory` checks everything before any resource exists, naming the field and the fix.
  */
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../../pulumi";
 import { Host, SshEndpoint } from "../../components/host";
 import {
   CutoverInputError,

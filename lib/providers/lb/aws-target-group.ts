@@ -2,7 +2,7 @@
 // a host's target and waits for draining (hide), registers it and waits until healthy (unhide),
 // with the AWS SDK from the deploying machine (lib/runner/membership/aws-target-group.ts).
 // Keep the group's deregistration delay low (Cutover's ALB uses 10 s): a hide waits for it.
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../../pulumi";
 import { LoadBalancerMembership } from "../../components/load-balancer";
 
 export interface AwsTargetGroupMembershipArgs {

@@ -2,8 +2,8 @@
 // sshd on its own loopback address with its own host key, deploy root and supervisord.
 // Everything the rest of Cutover sees is a `Host` reached over SSH through the gateway,
 // exactly as a production fleet behind a bastion.
-import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
+import * as pulumi from "../../../pulumi";
+import { LocalCommand, RemoteCommand } from "../../../components/command";
 import { Host, connectionOf } from "../../../components/host";
 import { raw, script, sh } from "../../../scripts/quote";
 import { createFleetBase, removeFleetBase } from "../../../scripts/fleet/machine";
@@ -80,7 +80,7 @@ export class LocalFleet extends pulumi.ComponentResource {
     this.plan = plan;
 
     const usersArgs = { baseDir: spec.baseDir, fleetDir: plan.dir, deployUser: spec.deployUser, appUser: spec.appUser };
-    const base = new command.local.Command(
+    const base = new LocalCommand(
       `${name}-base`,
       { interpreter: bash, create: createFleetBase(usersArgs), delete: removeFleetBase(usersArgs), addPreviousOutputInEnv: false },
       { parent: this },
@@ -89,7 +89,7 @@ export class LocalFleet extends pulumi.ComponentResource {
     // The deploy key exists only in Pulumi's state, as a secret; `logging: none` keeps it out
     // of the engine's logs too.
     const keyMarker = "#cutover-public-key";
-    const deployKey = new command.local.Command(
+    const deployKey = new LocalCommand(
       `${name}-deploy-key`,
       {
         interpreter: bash,
@@ -277,7 +277,7 @@ export class LocalFleet extends pulumi.ComponentResource {
     // keys and the deploy user. Runs once; an unchanged `up` runs nothing.
     const identities = new Map([...plan.hosts, plan.lb].map((m) => [m.name, `${m.dir}/identity`]));
     const answers = [...this.hosts, this.loadBalancer.host].map((h) => {
-      const reached = new command.remote.Command(
+      const reached = new RemoteCommand(
         `${name}-${h.name}-reachable`,
         {
           connection: connectionOf(h),

@@ -1,8 +1,8 @@
 // One machine of the local fleet: its files (configs, host key, deploy root) and daemons,
 // each a local command so `pulumi up` creates them and `pulumi destroy` removes them.
 import * as crypto from "node:crypto";
-import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
+import * as pulumi from "../../../pulumi";
+import { LocalCommand } from "../../../components/command";
 import { raw, Word } from "../../../scripts/quote";
 import { startDaemon, stopDaemon } from "../../../scripts/fleet/daemon";
 import { removeMachineFiles, writeMachineFiles } from "../../../scripts/fleet/machine";
@@ -70,7 +70,7 @@ export class LocalMachine extends pulumi.ComponentResource {
     });
     // Update reruns the same idempotent script: configs are rewritten, the host key and
     // everything under the deploy root are kept.
-    const files = new command.local.Command(
+    const files = new LocalCommand(
       `${name}-files`,
       {
         interpreter: bash,
@@ -111,7 +111,7 @@ export class LocalMachine extends pulumi.ComponentResource {
         epochFile,
       };
       const start = startDaemon(daemonArgs);
-      const daemon = new command.local.Command(
+      const daemon = new LocalCommand(
         `${name}-${d.name}`,
         {
           interpreter: bash,
