@@ -108,7 +108,9 @@ export function writeMachineFiles(a: MachineFilesArgs): string {
 export function removeMachineFiles(dir: string): string {
   return script([
     sh`dir=${dir}`,
-    'for p in /proc/[0-9]*; do cwd=$(readlink "$p/cwd" 2>/dev/null) || continue; case "$cwd" in "$dir"|"$dir"/*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;; esac; done',
+    // One find over /proc, not a readlink per process: with 64 machines (~450 processes) the
+    // per-process forks made tearing a fleet down take ~20 s a machine on 2 cores.
+    'find /proc -mindepth 2 -maxdepth 2 -name cwd \\( -lname "$dir" -o -lname "$dir/*" \\) 2>/dev/null | while read -r p; do p=${p%/cwd}; kill -KILL "${p#/proc/}" 2>/dev/null || true; done',
     'rm -rf "$dir"',
   ]);
 }
