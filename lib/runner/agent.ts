@@ -41,7 +41,7 @@ export class Agent {
   private readonly onces = new Map<string, Map<string, Promise<unknown>>>();
   private readonly pools = new Map<string, SshPool>();
   private readonly jobs = new Map<string, Job>();
-  /** Prefetched prepares that ended before their host's step asked, by job id, until it does. */
+  /** Prefetched prepares that succeeded before their host's step asked, by job id, until it does. */
   private readonly unclaimed = new Map<string, Job>();
   /** Deploy keys whose prepares were started for every host since their last registration. */
   private readonly prefetched = new Set<string>();
@@ -217,7 +217,12 @@ export class Agent {
       appendEvent(key, { t: Date.now(), kind: "agent-memory", peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) });
       this.jobs.delete(id);
       // Kept for its host's step, which has not asked yet (it is queued behind the engine).
-      if (prefetch && job.listeners.size === 0) this.unclaimed.set(id, job);
+      // Only a success: a prefetch runs before its host's own dependencies in the stack (a
+      // fleet provisioned in the same `up`), and one that failed (web2's sshd not listening
+      // yet: "Connection refused") is started again by its host's step, which comes once the
+      // host is ready.
+      const failed = job.replies.some((r) => r.type === "done" && !r.ok);
+      if (prefetch && job.listeners.size === 0 && !failed) this.unclaimed.set(id, job);
       this.touch();
     });
     return job;
