@@ -29,6 +29,10 @@ export interface AppConfig {
     hideFromLoadBalancer?: boolean;
     /** Seconds a host must keep passing its check back in rotation before the next batch (default 3). */
     stableSeconds?: number;
+    /** "cycle" (default) or "overlap" (needs a fleet with standby slots). */
+    strategy?: "cycle" | "overlap";
+    /** overlap: seconds the previous slot stays warm for an instant rollback (default 300). */
+    warmSeconds?: number;
     /** Fewest servers of the backend kept in rotation while one is hidden. */
     minInRotation?: number;
   };

@@ -29,6 +29,8 @@ interface FleetConfig {
   appEnvironment?: Record<string, string>;
   /** Every sshd keeps OpenSSH's stock MaxStartups/MaxSessions, as on a real server. */
   stockSshdLimits?: boolean;
+  /** A standby slot per host (rollout.strategy "overlap" deploys through it). */
+  standby?: boolean;
 }
 
 const config = new pulumi.Config("cutover");
@@ -176,6 +178,8 @@ const deployment = target.then((fleet) =>
         checks: app.rollout?.checks,
         restoreCycled: app.rollout?.restoreCycled,
         stableSeconds: app.rollout?.stableSeconds,
+        strategy: app.rollout?.strategy,
+        warmSeconds: app.rollout?.warmSeconds,
         minInRotation: app.rollout?.minInRotation,
         timeouts: app.timeouts,
       })

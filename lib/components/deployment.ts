@@ -73,6 +73,15 @@ export interface DeploymentArgs {
   smoke?: SmokeSpec;
   /** Checks for roles the smoke test does not cover, by role. */
   checks?: Record<string, RoleCheckSpec>;
+  /**
+   * cycle (default): each host leaves rotation while it restarts in place. overlap: the new
+   * release starts in the host's idle slot (Host.standby), passes its check, takes the
+   * traffic, and the old slot stays warm for warmSeconds: capacity never drops, and a
+   * rollback within warmSeconds only moves traffic back.
+   */
+  strategy?: "cycle" | "overlap";
+  /** overlap: seconds the slot that served before keeps running (default 300; 0 stops it at once). */
+  warmSeconds?: number;
   /** On a failure, switch the hosts of earlier batches back too. */
   restoreCycled?: boolean;
   /** Change it to restart every host again, through the same cycle, on the same release. */
@@ -149,6 +158,8 @@ export class Deployment extends pulumi.ComponentResource {
         keepReleases: args.keepReleases ?? 5,
         restoreCycled: args.restoreCycled ?? false,
         stableSeconds: args.stableSeconds ?? 3,
+        strategy: args.strategy ?? "cycle",
+        warmSeconds: args.warmSeconds ?? 300,
         minInRotation: args.minInRotation ?? defaultMinInRotation(args, batches),
         minInRotationByDefault: args.minInRotation === undefined,
         timeouts: { ...DEFAULT_TIMEOUTS, ...args.timeouts },

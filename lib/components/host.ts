@@ -1,7 +1,7 @@
 // What the rest of Cutover needs from a server, whatever created it (the local fleet, EC2).
 import * as pulumi from "../pulumi";
 import type * as command from "@pulumi/command";
-import type { HostContext } from "../runner/context";
+import type { HostContext, StandbySlot } from "../runner/context";
 
 /** One SSH endpoint. `hostKey` is pinned: a host presenting another key is refused. */
 export interface SshEndpoint {
@@ -30,6 +30,10 @@ export interface Host {
    * that never answers fails only at the check's deadline.
    */
   aliveCommand?: string;
+  /** Shell line that stops the app (the overlap strategy stops a slot once its warm time is over). */
+  stopCommand?: string;
+  /** A second slot of the app on this host, for the overlap strategy. */
+  standby?: StandbySlot;
   /** Where the load balancer (and the smoke test on the host) reaches the app. */
   app: { address: string; port: number };
   /** Resources that must exist before anything runs on the host. */
@@ -55,5 +59,5 @@ export function connectionOf(host: Host): command.types.input.remote.ConnectionA
 export function hostContextOf(h: Host): pulumi.Output<HostContext> {
   return pulumi
     .output(h.ssh)
-    .apply((ssh) => ({ name: h.name, roles: h.roles, root: h.root, restartCommand: h.restartCommand, aliveCommand: h.aliveCommand, app: h.app, ssh }));
+    .apply((ssh) => ({ name: h.name, roles: h.roles, root: h.root, restartCommand: h.restartCommand, aliveCommand: h.aliveCommand, stopCommand: h.stopCommand, standby: h.standby, app: h.app, ssh }));
 }

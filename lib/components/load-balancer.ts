@@ -6,6 +6,7 @@ import * as pulumi from "../pulumi";
 import type { LoadBalancerContext } from "../runner/context";
 
 export interface LoadBalancerMembership {
+  kind: LoadBalancerContext["kind"];
   /** The role whose hosts sit behind this balancer. */
   role: string;
   context: pulumi.Output<LoadBalancerContext>;

@@ -88,7 +88,8 @@ function validateBatches(args: DeploymentArgs): void {
   const fronted = args.hosts.filter((h) => h.roles.includes(lb.role)).length;
   if (fronted === 0) fail(`no host has the load balancer's role "${lb.role}"; give hosts that role or drop loadBalancer`);
   const perBatch = batchCount(fronted, size, "batchSize");
-  if (perBatch >= fronted) {
+  // overlap keeps a server of every host in rotation: a batch of every host takes none away.
+  if (perBatch >= fronted && args.strategy !== "overlap") {
     const max = fronted - 1;
     throw new CutoverInputError(
       "batchSize",
@@ -98,6 +99,30 @@ function validateBatches(args: DeploymentArgs): void {
         : `role "${lb.role}" has a single host, so hiding it empties the load balancer; add a second host of that role, or deploy without loadBalancer`,
     );
   }
+}
+
+/** overlap needs a second slot on every host it deploys, and a balancer that fronts both. */
+function validateStrategy(args: DeploymentArgs): void {
+  const strategy = args.strategy ?? "cycle";
+  if (strategy !== "cycle" && strategy !== "overlap") {
+    throw new CutoverInputError("strategy", strategy, "use \"cycle\" (restart each host out of rotation) or \"overlap\" (start the new release beside the old one)");
+  }
+  if (args.warmSeconds !== undefined) validateInteger(args.warmSeconds, "warmSeconds", { min: 0, max: 86_400, unit: "seconds" });
+  if (strategy !== "overlap") return;
+  if (args.loadBalancer && args.loadBalancer.kind !== "haproxy") {
+    throw new CutoverInputError("strategy", strategy, `the ${args.loadBalancer.kind} balancer cannot front two slots per host yet; use "cycle" there`);
+  }
+  if (args.restoreCycled) throw new CutoverInputError("restoreCycled", true, "it is not available with strategy \"overlap\" yet; drop it or use \"cycle\"");
+  args.hosts.forEach((h, i) => {
+    if (!h.standby || h.stopCommand === undefined) {
+      throw new CutoverInputError(`hosts[${i}].standby`, h.standby, `strategy "overlap" needs a second slot on ${h.name} (and its stopCommand): a local fleet with \"standby\": true has one`);
+    }
+    validateCommand(h.stopCommand, `hosts[${i}].stopCommand`);
+    validatePort(h.standby.port, `hosts[${i}].standby.port`);
+    validateCommand(h.standby.restartCommand, `hosts[${i}].standby.restartCommand`);
+    validateCommand(h.standby.stopCommand, `hosts[${i}].standby.stopCommand`);
+    if (h.standby.aliveCommand !== undefined) validateCommand(h.standby.aliveCommand, `hosts[${i}].standby.aliveCommand`);
+  });
 }
 
 export function validateDeployment(args: DeploymentArgs): void {
@@ -132,6 +157,7 @@ export function validateDeployment(args: DeploymentArgs): void {
   for (const [role, c] of Object.entries(args.checks ?? {})) if (c !== "none") validateCommand(c.command, `checks.${role}.command`);
   validateRoles(args);
   validateBatches(args);
+  validateStrategy(args);
   if (args.smoke && !/^\/[A-Za-z0-9._~!$&'()*+,;=:@/?%-]*$/.test(args.smoke.path)) {
     fail(`smoke.path ${JSON.stringify(args.smoke.path)} is invalid: give the URL path the app answers with its release id, e.g. "/healthz"`);
   }

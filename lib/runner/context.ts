@@ -25,8 +25,22 @@ export interface HostContext {
   root: string;
   restartCommand: string;
   aliveCommand?: string;
+  /** Stops the app (the `overlap` strategy stops the slot that served before, once warm time is over). */
+  stopCommand?: string;
   app: { address: string; port: number };
   ssh: HostEndpoint;
+  /** The host's second service slot, for the `overlap` strategy (see scripts/standby.ts). */
+  standby?: StandbySlot;
+}
+
+/** A second instance of the app on the same host, on its own port and its own balancer server. */
+export interface StandbySlot {
+  port: number;
+  restartCommand: string;
+  stopCommand: string;
+  aliveCommand?: string;
+  /** Its server's name in the balancer (HAProxy), e.g. `web1-b`. */
+  server: string;
 }
 
 export interface HaproxyContext {
@@ -111,6 +125,13 @@ export interface DeployContext {
   restoreCycled: boolean;
   /** Seconds a host must keep passing its check, back in rotation, before the next batch. */
   stableSeconds: number;
+  /**
+   * cycle: hide, switch and restart in place, put back. overlap: start the new release in the
+   * host's idle slot, check it, move traffic to it, keep the old slot warm (overlap.ts).
+   */
+  strategy: "cycle" | "overlap";
+  /** overlap: seconds the slot that served before keeps running (an instant rollback) before it stops. */
+  warmSeconds: number;
   /** Fewest servers of the balancer's backend kept in rotation while hiding one. */
   minInRotation: number;
   /** minInRotation is the default (hosts − batch), which an operator's MAINT servers lower. */

@@ -22,6 +22,7 @@ import { DeployContext, HostContext, batchOf, hostOf } from "./context";
 import { Phase } from "./events";
 import { Membership, PriorState } from "./membership";
 import { JobOutcome } from "../scripts/host-job";
+import { SlotOps, overlapHost } from "./overlap";
 
 /** A step that did not achieve its purpose; the message says what happened and what to do. */
 export class StepFailure extends Error {}
@@ -58,6 +59,8 @@ export const leaseSeconds = (ops: HostOps, h: HostContext) => ops.jobLimitSecond
 export interface CycleEnv {
   ctx: DeployContext;
   ops: HostOps;
+  /** The host-side steps of the overlap strategy (ctx.strategy "overlap"). */
+  slotOps?: SlotOps;
   membership?: Membership;
   log(stream: "stdout" | "stderr", text: string): void;
   phase(host: string, phase: Phase, detail?: string): void;
@@ -227,6 +230,12 @@ export async function cycle(env: CycleEnv, hostName: string): Promise<string[]> 
   const { ctx } = env;
   const h = hostOf(ctx, hostName);
   const batch = batchOf(ctx, h.name);
+  if (ctx.strategy === "overlap") {
+    if (!env.slotOps) throw new Error("internal: the overlap strategy without its host operations");
+    const r = await overlapHost(env, env.slotOps, h);
+    if (r.kind === "failed") throw failure(env, h, r, []);
+    return r.note ? [r.note] : [];
+  }
   const earlier = ctx.batches.filter((b) => b.index < batch).flatMap((b) => b.hosts).map((n) => hostOf(ctx, n));
   if (ctx.restoreCycled) {
     for (const peer of earlier) {

@@ -7,6 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { DeployContext, HostContext, checkFor } from "./context";
 import { HostOps, JobRefused } from "./cycle";
+import { SlotOps, newToken } from "./overlap";
+import { SlotCommands, SlotName, otherSlot, parseSlotsProbe, settleSlots } from "../scripts/standby";
 import { SshPool } from "./ssh-pool";
 import { pruneReleases } from "../scripts/prune";
 import {
@@ -28,10 +30,27 @@ const ATTACH_WAIT_SECONDS = 20;
 /** Room for the SSH round trip around a command's own bounded work. */
 const MARGIN_SECONDS = 30;
 
-export function hostCheck(ctx: DeployContext, h: HostContext): HostCheck {
+/** The host's check; `port` for an HTTP check on another slot than the host's usual port. */
+export function hostCheck(ctx: DeployContext, h: HostContext, port = h.app.port): HostCheck {
   const c = checkFor(ctx, h);
-  if (c.kind === "http") return { kind: "http", url: `http://${h.app.address}:${h.app.port}${c.path}`, deadlineSeconds: c.deadlineSeconds };
+  if (c.kind === "http") return { kind: "http", url: `http://${h.app.address}:${port}${c.path}`, deadlineSeconds: c.deadlineSeconds };
   return c;
+}
+
+const limitsOf = (ctx: DeployContext) => ({ restart: ctx.timeouts.restart, alive: ctx.timeouts.alive, checkCommand: ctx.timeouts.checkCommand });
+
+/** A read-only command: run again once when the connection dropped under it. */
+async function readOnly(
+  pool: SshPool,
+  log: (stream: "stdout" | "stderr", text: string) => void,
+  h: HostContext,
+  step: string,
+  script: string,
+  limitSeconds: number,
+): Promise<string> {
+  const r = await pool.runReadOnly(h.ssh, script, { limitSeconds }, (why) => log("stderr", `cutover[${h.name}] ${step}: ${why}; trying once more\n`));
+  if (r.code !== 0) throw new Error(`${step} on ${h.name} failed: ${lastLines(r.stderr) || r.abnormal || `exit ${r.code}`}`);
+  return r.stdout;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,7 +63,7 @@ export function sshHostOps(
   redeploy?: string,
 ): HostOps {
   const t = ctx.timeouts;
-  const limits = { restart: t.restart, alive: t.alive, checkCommand: t.checkCommand };
+  const limits = limitsOf(ctx);
   const args = (h: HostContext): CycleHostArgs => ({
     root: h.root,
     host: h.name,
@@ -59,18 +78,11 @@ export function sshHostOps(
   /** What a start that attached at once found, for the attach that follows. */
   const attachedAtStart = new Map<string, AttachReply>();
 
-  /** A read-only command: run again once when the connection dropped under it. */
-  async function readOnly(h: HostContext, step: string, script: string, limitSeconds: number): Promise<string> {
-    const r = await pool.runReadOnly(h.ssh, script, { limitSeconds }, (why) => log("stderr", `cutover[${h.name}] ${step}: ${why}; trying once more\n`));
-    if (r.code !== 0) throw new Error(`${step} on ${h.name} failed: ${lastLines(r.stderr) || r.abnormal || `exit ${r.code}`}`);
-    return r.stdout;
-  }
-
   return {
     jobLimitSeconds: jobLimit,
     async probe(h) {
       const quick = hostCheck(ctx, h).kind === "command" ? t.checkCommand : 2;
-      const out = await readOnly(h, "probe", probeCycle(args(h)), quick + t.alive + MARGIN_SECONDS);
+      const out = await readOnly(pool, log, h, "probe", probeCycle(args(h)), quick + t.alive + MARGIN_SECONDS);
       const p = parseCycleProbe(out);
       if (!p) throw new Error(`probe on ${h.name} answered nothing Cutover can read: ${lastLines(out)}`);
       return p;
@@ -123,13 +135,75 @@ export function sshHostOps(
       return { log: "", why: `no outcome from the host's job ${jobId} within its limit of ${jobLimit(h)} s (+${MARGIN_SECONDS} s)${lastProblem ? `; last problem: ${lastProblem}` : ""}` };
     },
     async watch(h) {
-      const out = await readOnly(h, "stability watch", watchStable({ ...args(h), stableSeconds: ctx.stableSeconds }), ctx.stableSeconds + t.alive + MARGIN_SECONDS);
+      const out = await readOnly(pool, log, h, "stability watch", watchStable({ ...args(h), stableSeconds: ctx.stableSeconds }), ctx.stableSeconds + t.alive + MARGIN_SECONDS);
       return parseStable(out) ?? { ok: false, reason: `the stability watch answered nothing Cutover can read: ${lastLines(out)}` };
     },
     async prune(h) {
       const script = pruneReleases({ root: h.root, keep: ctx.keepReleases, host: h.name, lock: { owner: ctx.deployer, stack: ctx.stack, root: h.root, release: ctx.release.id, step: "prune" } });
       const r = await pool.run(h.ssh, script, { limitSeconds: 120 });
       if (r.code !== 0) throw new Error(lastLines(r.stderr) || r.abnormal || `exit ${r.code}`);
+    },
+  };
+}
+
+/** The two slots of an overlap host: slot a is the host's usual service, b its standby. */
+function slotsOf(ctx: DeployContext, h: HostContext): Record<SlotName, SlotCommands & { port: number }> {
+  const sb = h.standby;
+  if (!sb || !h.stopCommand) throw new Error(`${h.name} has no standby slot (and stop command): the overlap strategy needs both on every host`);
+  const url = (port: number) => {
+    const c = hostCheck(ctx, h, port);
+    return c.kind === "http" ? c.url : undefined;
+  };
+  return {
+    a: { port: h.app.port, restartCommand: h.restartCommand, stopCommand: h.stopCommand, aliveCommand: h.aliveCommand, checkUrl: url(h.app.port) },
+    b: { port: sb.port, restartCommand: sb.restartCommand, stopCommand: sb.stopCommand, aliveCommand: sb.aliveCommand, checkUrl: url(sb.port) },
+  };
+}
+
+/** The overlap strategy's host-side steps (overlap.ts's SlotOps), each one bounded remote command. */
+export function sshSlotOps(ctx: DeployContext, pool: SshPool, log: (stream: "stdout" | "stderr", text: string) => void, redeploy?: string): SlotOps {
+  const t = ctx.timeouts;
+  const limits = limitsOf(ctx);
+  const slotArgs = (h: HostContext, slot: SlotName, releaseId = ctx.release.id): CycleHostArgs => {
+    const s = slotsOf(ctx, h)[slot];
+    return { root: h.root, host: h.name, releaseId, restartCommand: s.restartCommand, aliveCommand: s.aliveCommand, check: hostCheck(ctx, h, s.port), limits, redeploy };
+  };
+  return {
+    async probeSlots(h) {
+      const quick = hostCheck(ctx, h).kind === "command" ? t.checkCommand : 2;
+      const out = await readOnly(pool, log, h, "probe", probeCycle({ ...slotArgs(h, "a"), slots: slotsOf(ctx, h) }), 3 * (quick + t.alive) + MARGIN_SECONDS);
+      const probe = parseCycleProbe(out);
+      if (!probe) throw new Error(`probe on ${h.name} answered nothing Cutover can read: ${lastLines(out)}`);
+      // No slots line: the probe stopped early (a job still running, release not prepared).
+      return { probe, slots: parseSlotsProbe(out) ?? { a: { passes: false }, b: { passes: false } } };
+    },
+    async startInSlot(h, slot, releaseId) {
+      const jobId = `${Date.now()}-standby-${randomBytes(3).toString("hex")}`;
+      const script = startJob({
+        ...slotArgs(h, slot, releaseId),
+        kind: "standby",
+        standby: { slot, stopCommand: slotsOf(ctx, h)[slot].stopCommand },
+        jobId,
+        by: ctx.deployer,
+        lock: { owner: ctx.deployer, stack: ctx.stack },
+      });
+      const r = await pool.run(h.ssh, script, { limitSeconds: MARGIN_SECONDS });
+      if (r.abnormal) {
+        log("stderr", `cutover[${h.name}] overlap: lost touch with the host while starting its job (${r.abnormal}); reconnecting\n`);
+        return jobId;
+      }
+      if (r.code !== 0) throw new JobRefused(lastLines(r.stderr, 2) || `starting the standby job exited with ${r.code}`);
+      return jobId;
+    },
+    async watchSlot(h, slot) {
+      const out = await readOnly(pool, log, h, "stability watch", watchStable({ ...slotArgs(h, slot), stableSeconds: ctx.stableSeconds }), ctx.stableSeconds + t.alive + MARGIN_SECONDS);
+      return parseStable(out) ?? { ok: false, reason: `the stability watch answered nothing Cutover can read: ${lastLines(out)}` };
+    },
+    async settle(h, serving) {
+      const other = slotsOf(ctx, h)[otherSlot(serving)];
+      const script = settleSlots({ root: h.root, host: h.name, serving, stopCommand: other.stopCommand, warmSeconds: ctx.warmSeconds, stopLimitSeconds: t.restart, token: newToken() });
+      const r = await pool.run(h.ssh, script, { limitSeconds: t.restart + MARGIN_SECONDS });
+      if (r.code !== 0) throw new Error(`settling the slots of ${h.name} failed: ${lastLines(r.stderr) || r.abnormal || `exit ${r.code}`}`);
     },
   };
 }

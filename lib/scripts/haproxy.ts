@@ -357,3 +357,57 @@ export function putBackServer(w: HaproxyWait & { was: "ready" | "drain"; checked
     [READMIT_SH],
   );
 }
+
+// ─── overlap: two servers per host, one serving ─────────────────────────────────────────
+// A host of the `overlap` strategy has one server per slot (standby.ts). The slot that does
+// not serve is in maint with a marker `idle=1`, so it is never taken for an operator's.
+
+/** Prints `<server> status=<HAProxy status> marker=<was|idle|none>` for the host's two servers, from one `show stat`. */
+export function readSlotServers(t: HaproxyTarget & { standby: string }): string {
+  const standby = validateHaproxyName(t.standby, "standby server");
+  return haproxyScript(t, { step: "state", standby }, [
+    MARKERS_SH,
+    '_stats=$(hap "show stat") || fail state "cannot reach the HAProxy runtime API at $socket; is haproxy running?"',
+    'for sv in "$server" "$standby"; do',
+    "  st=$(printf '%s\\n' \"$_stats\" | tr -d '\\r' | awk -F, -v be=\"$backend\" -v sv=\"$sv\" 'NR == 1 { sub(/^# /, \"\"); for (i = 1; i <= NF; i++) idx[$i] = i; next } $1 == be && $2 == sv { print $(idx[\"status\"]); found = 1; exit } END { if (!found) exit 3 }') ||",
+    '    fail state "$backend/$sv is not in HAProxy\'s \\"show stat\\"; the overlap strategy needs a server per slot in haproxy.cfg"',
+    '  marker="$marker_dir/$sv"',
+    "  m=$(marker_field was); [ -n \"$m\" ] || { [ -z \"$(marker_field idle)\" ] || m=idle; }",
+    "  printf '%s status=%s marker=%s\\n' \"$sv\" \"$st\" \"${m:-none}\"",
+    "done",
+  ]);
+}
+
+/**
+ * Moves a host's traffic from server `from` to server `to` (its other slot, which just passed
+ * its check): under the LB lock `to` goes to `was` and is marked healthy, then `from` goes to
+ * maint with the marker `idle=1`; then the requests `from` still serves finish (bounded). The
+ * host always has a server in rotation: capacity never drops. With `from` unset (a host that
+ * served nothing), only `to` is put in rotation.
+ */
+export function moveTraffic(w: HaproxyWait & { to: string; was: "ready" | "drain"; from?: string }): string {
+  const to = validateHaproxyName(w.to, "to");
+  const from = w.from === undefined ? "" : validateHaproxyName(w.from, "from");
+  return haproxyScript(
+    { ...w, server: from || to },
+    { ...waitVars(w), step: "move", to, from, was: w.was },
+    [
+      MARKERS_SH,
+      "lb_lock",
+      'marker="$marker_dir/$to"; _weight=$(marker_field weight); rm -f -- "$marker"',
+      '_cmds="set server $backend/$to state $was; set server $backend/$to health up"',
+      'case $_weight in ""|*[!0-9]*) ;; *) _cmds="$_cmds; set weight $backend/$to $_weight" ;; esac',
+      'if [ -n "$from" ]; then',
+      "  printf 'idle=1\\n' > \"$marker_dir/$from.tmp\" && mv -f -- \"$marker_dir/$from.tmp\" \"$marker_dir/$from\" || fail move \"cannot write $marker_dir/$from\"",
+      '  _cmds="$_cmds; set server $backend/$from state maint"',
+      "fi",
+      // One round trip: HAProxy runs the commands in order, so `to` serves before `from` stops taking requests.
+      '_out=$(hap "$_cmds") || fail move "cannot reach the HAProxy runtime API at $socket"',
+      'refused "$_cmds" move',
+      "exec 8>&-",
+      'say move "$backend/$to set to $was (checked)${from:+, $backend/$from to maint}"',
+      '[ -n "$from" ] || exit 0',
+      ...WAIT_NO_SESSIONS,
+    ],
+  );
+}

@@ -29,6 +29,7 @@ import { BOUNDED_SH, IS_RELEASE_ID_SH, hostScript } from "./common";
 import { SWAP_SH, swapVars } from "./activate";
 import { LockArgs } from "./lock";
 import { layout } from "./layout";
+import { PROBE_SLOTS_BODY, STANDBY_JOB_BODY, SlotCommands, SlotName, probeSlotsVars, slotsDir } from "./standby";
 import { CutoverInputError, assertReleaseId, validateCommand, validateInteger, validateLabel } from "../plan";
 
 export type HostCheck =
@@ -60,7 +61,10 @@ export interface CycleHostArgs {
 }
 
 export interface JobArgs extends CycleHostArgs {
-  kind: "switch" | "restore";
+  /** standby: start the target in one slot of an overlap host (standby.ts); the restart, alive and check are that slot's. */
+  kind: "switch" | "restore" | "standby";
+  /** For `standby`: the slot to start, and how to stop it again if it fails its check. */
+  standby?: { slot: SlotName; stopCommand: string };
   /** Unique per job; names its files under .cutover/jobs/. */
   jobId: string;
   /** Who deploys, recorded in history.log. */
@@ -201,10 +205,11 @@ export type CycleProbe =
   | { state: "running"; jobId: string }
   | { state: "unprepared" };
 
-export function probeCycle(a: CycleHostArgs): string {
+/** With `slots` (an overlap host), a `cutover-slots` line follows (standby.ts's parseSlotsProbe). */
+export function probeCycle(a: CycleHostArgs & { slots?: Record<SlotName, SlotCommands> }): string {
   return hostScript({
     host: a.host,
-    vars: cycleVars(a),
+    vars: { ...cycleVars(a), ...(a.slots ? probeSlotsVars(a.root, a.slots) : {}) },
     functions: [BOUNDED_SH, IS_RELEASE_ID_SH, SWAP_SH, CHECK_SH],
     body: [
       "check_link probe",
@@ -221,6 +226,7 @@ export function probeCycle(a: CycleHostArgs): string {
       "else",
       '  echo "cutover-probe switch ${was:-none}"',
       "fi",
+      ...(a.slots ? PROBE_SLOTS_BODY : []),
     ],
   });
 }
@@ -256,6 +262,7 @@ function jobBody(kind: JobArgs["kind"]): string[] {
     "printf '%s\\n' \"$job_id\" > \"$jobs_dir/latest\"",
     "check_link cycle",
   ];
+  if (kind === "standby") return [...common, ...STANDBY_JOB_BODY];
   if (kind === "switch") {
     return [
       ...common,
@@ -293,6 +300,11 @@ function jobBody(kind: JobArgs["kind"]): string[] {
   ];
 }
 
+function standbyVars(a: JobArgs): Record<string, string> {
+  if (!a.standby) throw new Error("internal: a standby job needs its slot");
+  return { slots_dir: slotsDir(a.root), slot: a.standby.slot, stop_cmd: validateCommand(a.standby.stopCommand, "stopCommand") };
+}
+
 /**
  * Starts the job detached; once it holds the host lock prints `cutover-job started <id>`, or
  * fails with the lock holder's message (exit 75). With `attachSeconds`, it then attaches in the
@@ -305,6 +317,7 @@ export function startJob(a: JobArgs & { attachSeconds?: number }): string {
     ...cycleVars(a),
     ...swapVars(a.root, a.by),
     job_id: a.jobId,
+    ...(a.kind === "standby" ? standbyVars(a) : {}),
   };
   const paths = {
     result_file: `${layout(a.root).cutoverDir}/jobs/${a.jobId}.result`,
@@ -314,7 +327,7 @@ export function startJob(a: JobArgs & { attachSeconds?: number }): string {
   };
   const job = hostScript({
     host: a.host,
-    lock: { ...a.lock, root: a.root, release: a.releaseId, step: a.kind === "switch" ? "cycle" : "restore" },
+    lock: { ...a.lock, root: a.root, release: a.releaseId, step: a.kind === "restore" ? "restore" : "cycle" },
     vars: { ...vars, ...paths },
     functions: [BOUNDED_SH, IS_RELEASE_ID_SH, SWAP_SH, CHECK_SH, GO_BACK_SH],
     body: jobBody(a.kind),
@@ -358,7 +371,8 @@ export function startJob(a: JobArgs & { attachSeconds?: number }): string {
 
 /** A job's outcome as its result file says it. */
 export type JobOutcome =
-  | { result: "ok" }
+  /** warm: a standby job found its slot already running the release (no restart). */
+  | { result: "ok"; warm?: true }
   | { result: "restored"; previous: string; reason: string }
   | { result: "broken"; reason: string }
   | { result: "failed"; reason: string };
@@ -429,7 +443,7 @@ export function parseAttach(stdout: string): AttachReply | undefined {
   const m = /^cutover-job done (ok|restored|broken|failed)(?: (.*))?$/.exec(first);
   if (!m) return undefined;
   const rest = m[2] ?? "";
-  if (m[1] === "ok") return { state: "done", outcome: { result: "ok" }, log };
+  if (m[1] === "ok") return { state: "done", outcome: rest === "warm" ? { result: "ok", warm: true } : { result: "ok" }, log };
   if (m[1] === "restored") {
     const sp = rest.indexOf(" ");
     return { state: "done", outcome: { result: "restored", previous: rest.slice(0, sp), reason: rest.slice(sp + 1) }, log };

@@ -54,20 +54,33 @@ function rpcParts(socket: string, name: string) {
 const MEMBER_OF_SH =
   "member_of() { printf '%s' \"$2\" | tr -d '\\r\\n' | sed -n \"s:.*<name>$1</name>[[:space:]]*<value><string>\\([^<]*\\)</string>.*:\\1:p\"; }";
 
-export function supervisordRpcRestartCommand(socket: string, name: string): string {
-  const { program, rpc, unreachable } = rpcParts(socket, name);
+/** stopProcess, waiting until the process has exited; NOT_RUNNING is fine (it is stopped). */
+function stopLines(rpc: ReturnType<typeof rpcParts>["rpc"], program: string, unreachable: string): string[] {
   return [
     MEMBER_OF_SH,
     `out=$(${rpc("stopProcess", true)}) || { echo ${unreachable} >&2; exit 1; }`,
     "case $out in *'<fault>'*)",
     `  case $(member_of faultString "$out") in NOT_RUNNING*) ;; *) echo "supervisord could not stop ${program}: $(member_of faultString "$out")" >&2; exit 1 ;; esac ;;`,
     "esac",
+  ];
+}
+
+export function supervisordRpcRestartCommand(socket: string, name: string): string {
+  const { program, rpc, unreachable } = rpcParts(socket, name);
+  return [
+    ...stopLines(rpc, program, unreachable),
     // Not waiting for startsecs: the check after the restart polls readiness (see above).
     `out=$(${rpc("startProcess", false)}) || { echo ${unreachable} >&2; exit 1; }`,
     "case $out in *'<fault>'*)",
     `  case $(member_of faultString "$out") in ALREADY_STARTED*) ;; *) echo "supervisord could not start ${program}: $(member_of faultString "$out")" >&2; exit 1 ;; esac ;;`,
     "esac",
   ].join("\n");
+}
+
+/** Stops the program and waits until it has exited (NOT_RUNNING is fine: it is stopped). */
+export function supervisordRpcStopCommand(socket: string, name: string): string {
+  const { program, rpc, unreachable } = rpcParts(socket, name);
+  return stopLines(rpc, program, unreachable).join("\n");
 }
 
 /** Exits 0 while supervisord has the program STARTING or RUNNING; otherwise says its state. */

@@ -20,6 +20,7 @@ export interface AwsTargetGroupMembershipArgs {
 
 export function awsTargetGroupMembership(a: AwsTargetGroupMembershipArgs): LoadBalancerMembership {
   return {
+    kind: "aws-target-group",
     role: a.role,
     context: pulumi.all([a.region, a.targetGroupArn, pulumi.output(a.targets)]).apply(([region, targetGroupArn, targets]) => ({
       kind: "aws-target-group" as const,

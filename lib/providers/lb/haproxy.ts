@@ -23,6 +23,7 @@ export interface HaproxyMembershipArgs {
 
 export function haproxyMembership(a: HaproxyMembershipArgs): LoadBalancerMembership {
   return {
+    kind: "haproxy",
     role: a.role,
     context: hostContextOf(a.host).apply((host) => ({
       kind: "haproxy" as const,

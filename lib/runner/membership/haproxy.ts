@@ -4,7 +4,8 @@ import { randomBytes } from "node:crypto";
 import type { Membership, Rotation } from ".";
 import { HaproxyContext, HostContext } from "../context";
 import { SshPool } from "../ssh-pool";
-import { hideGuarded, putBackServer, readRotation } from "../../scripts/haproxy";
+import { hideGuarded, moveTraffic, putBackServer, readRotation, readSlotServers } from "../../scripts/haproxy";
+import type { SlotName } from "../../scripts/standby";
 
 /** Room beyond a script's own bounded waits for the SSH round trips around them. */
 const MARGIN_SECONDS = 30;
@@ -19,9 +20,36 @@ export function haproxyMembership(lb: HaproxyContext, pool: SshPool): Membership
     }
     return r.stdout;
   };
+  const serverOf = (h: HostContext, slot: SlotName) => {
+    if (slot === "a") return h.name;
+    if (!h.standby) throw new Error(`${h.name} has no standby slot: the overlap strategy needs one on every host the load balancer fronts`);
+    return h.standby.server;
+  };
   return {
     fronts: (h) => h.roles.includes(lb.role),
     guarded: true,
+    slots: {
+      async servers(h) {
+        const out = await run("reading the slots of", h, readSlotServers({ ...target(h), standby: serverOf(h, "b") }), MARGIN_SECONDS);
+        const one = (slot: SlotName) => {
+          const m = new RegExp(`^${serverOf(h, slot).replace(/[.]/g, "\\.")} status=(.*) marker=(\\S+)$`, "m").exec(out);
+          const status = m?.[1] ?? "";
+          return { inRotation: !status.startsWith("MAINT"), admin: status.startsWith("DRAIN") ? "drain" : "ready", ours: (m?.[2] ?? "none") !== "none", status } as const;
+        };
+        return { a: one("a"), b: one("b") };
+      },
+      async move(h, o) {
+        const script = moveTraffic({
+          ...target(h),
+          timeoutSeconds: lb.drainSeconds,
+          intervalMs: 25,
+          to: serverOf(h, o.to),
+          from: o.from === undefined ? undefined : serverOf(h, o.from),
+          was: o.was,
+        });
+        await run("moving the traffic of", h, script, lb.drainSeconds + MARGIN_SECONDS);
+      },
+    },
     async rotation(h): Promise<Rotation> {
       const out = await run("reading the state of", h, readRotation(target(h)), MARGIN_SECONDS);
       const field = (name: string) => new RegExp(`^${name}=(.*)$`, "m").exec(out)?.[1] ?? "";

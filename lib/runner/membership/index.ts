@@ -16,6 +16,7 @@
  */
 import { HostContext, LoadBalancerContext } from "../context";
 import { SshPool } from "../ssh-pool";
+import type { SlotName } from "../../scripts/standby";
 import { haproxyMembership } from "./haproxy";
 import { awsTargetGroupMembership } from "./aws-target-group";
 
@@ -44,7 +45,26 @@ export interface HideOptions {
   leaseSeconds: number;
 }
 
+/** One slot's server of an overlap host, as the balancer has it. */
+export interface SlotServer {
+  /** Taking requests (HAProxy: admin ready or drain, whatever its checks say). */
+  inRotation: boolean;
+  admin: PriorState;
+  /** Out of rotation by Cutover's hand: hidden by a cycle, or the idle slot of an overlap host. */
+  ours: boolean;
+  status: string;
+}
+
+/** What the `overlap` strategy needs of a balancer: a server per slot, and moving traffic between them. */
+export interface SlotMembership {
+  servers(host: HostContext): Promise<Record<SlotName, SlotServer>>;
+  /** `to` takes requests (marked healthy: it just passed its check), then `from` stops taking them and drains. */
+  move(host: HostContext, options: { to: SlotName; from?: SlotName; was: PriorState }): Promise<void>;
+}
+
 export interface Membership {
+  /** Present where the balancer can front both slots of overlap hosts. */
+  readonly slots?: SlotMembership;
   /** Whether this host sits behind the balancer at all. */
   fronts(host: HostContext): boolean;
   /** Whether a hide leaves a guard that readmits the host on its own when its lease ends. */

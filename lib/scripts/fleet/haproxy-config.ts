@@ -5,6 +5,8 @@ export interface HaproxyServer {
   name: string;
   address: string;
   port: number;
+  /** Starts in maint: a host's standby slot, which serves only once a deploy moves traffic to it. */
+  disabled?: boolean;
 }
 
 export interface HaproxyConfigArgs {
@@ -65,7 +67,7 @@ export function renderHaproxyConfig(a: HaproxyConfigArgs): string {
     "  http-check expect status 200",
     "  default-server inter 500ms fall 2 rise 2",
     ...a.servers.map(
-      (s) => `  server ${c("server name", s.name)} ${c("server address", s.address)}:${c("server port", s.port)} check`,
+      (s) => `  server ${c("server name", s.name)} ${c("server address", s.address)}:${c("server port", s.port)} check${s.disabled ? " disabled" : ""}`,
     ),
     "",
   ].join("\n");

@@ -11,7 +11,7 @@ import { gatewayAuthorizedKey, renderSshdConfig } from "../../../scripts/fleet/s
 import { renderSupervisordConfig } from "../../../scripts/fleet/supervisord";
 import { renderHaproxyConfig } from "../../../scripts/fleet/haproxy-config";
 import { renderAppProgram } from "../../../scripts/fleet/program";
-import { supervisordRpcAliveCommand, supervisordRpcRestartCommand } from "../../../scripts/supervisord-rpc";
+import { supervisordRpcAliveCommand, supervisordRpcRestartCommand, supervisordRpcStopCommand } from "../../../scripts/supervisord-rpc";
 import { LocalMachine } from "./machine";
 import { FleetPlan, LocalFleetHostSpec, MachinePlan, planFleet } from "./plan";
 
@@ -42,6 +42,12 @@ export interface LocalFleetArgs {
   service: AppServiceSpec;
   /** Every sshd of the fleet keeps OpenSSH's stock MaxStartups/MaxSessions (real-server behaviour). */
   stockSshdLimits?: boolean;
+  /**
+   * A second slot of the app on every host (program `<name>-b` on appPort + 1, server
+   * `<host>-b` in HAProxy, in maint until a deploy moves traffic to it): what the `overlap`
+   * strategy deploys through.
+   */
+  standby?: boolean;
 }
 
 export interface LocalLoadBalancer {
@@ -181,15 +187,21 @@ export class LocalFleet extends pulumi.ComponentResource {
         logFile: `${m.supervisorDir}/supervisord.log`,
         includeGlob: `${m.supervisorDir}/conf.d/*.conf`,
       });
-      const program = renderAppProgram({
-        name: args.service.name,
-        command: args.service.command,
-        directory: `${m.root}/current`,
-        user: spec.appUser,
-        environment: { ...(args.service.environment ?? {}), HOST: m.address, PORT: String(spec.appPort) },
-        logDir: m.supervisorDir,
-        autostart: args.service.autostart ?? true,
-      });
+      const programOf = (name: string, port: number, autostart: boolean) =>
+        renderAppProgram({
+          name,
+          command: args.service.command,
+          // Both slots start from `current`: a slot started after a swap runs the new release,
+          // the other keeps the one it started with (scripts/standby.ts).
+          directory: `${m.root}/current`,
+          user: spec.appUser,
+          environment: { ...(args.service.environment ?? {}), HOST: m.address, PORT: String(port) },
+          logDir: m.supervisorDir,
+          autostart,
+        });
+      const program = programOf(args.service.name, spec.appPort, args.service.autostart ?? true);
+      const standbyName = `${args.service.name}-b`;
+      const standbyProgram = args.standby ? programOf(standbyName, spec.appPort + 1, false) : "";
       const machine = new LocalMachine(
         `${name}-${m.name}`,
         {
@@ -200,6 +212,7 @@ export class LocalFleet extends pulumi.ComponentResource {
           files: {
             [conf]: supervisordConfig,
             [`${m.supervisorDir}/conf.d/${args.service.name}.conf`]: program,
+            ...(args.standby ? { [`${m.supervisorDir}/conf.d/${standbyName}.conf`]: standbyProgram } : {}),
             [`${m.dir}/identity`]: m.name,
           },
           root: { deployUser: spec.deployUser, appUser: spec.appUser },
@@ -208,7 +221,7 @@ export class LocalFleet extends pulumi.ComponentResource {
               name: "supervisord",
               pidFile: `${m.supervisorDir}/supervisord.pid`,
               configPath: conf,
-              config: supervisordConfig + program,
+              config: supervisordConfig + program + standbyProgram,
               start: ["/usr/bin/supervisord", "-c", conf],
               // Only programs whose section changed are restarted.
               reload: ["/usr/bin/supervisorctl", "-c", conf, "update"],
@@ -222,7 +235,19 @@ export class LocalFleet extends pulumi.ComponentResource {
       // which is on every host's time out of rotation; the restart returns once the app is
       // spawned and the check polls its readiness, stopping at once if supervisord reports
       // it dead (supervisord-rpc.ts).
-      return hostOf(m, machine, supervisordRpcRestartCommand(socket, args.service.name), supervisordRpcAliveCommand(socket, args.service.name));
+      const host = hostOf(m, machine, supervisordRpcRestartCommand(socket, args.service.name), supervisordRpcAliveCommand(socket, args.service.name));
+      if (!args.standby) return host;
+      return {
+        ...host,
+        stopCommand: supervisordRpcStopCommand(socket, args.service.name),
+        standby: {
+          port: spec.appPort + 1,
+          restartCommand: supervisordRpcRestartCommand(socket, standbyName),
+          stopCommand: supervisordRpcStopCommand(socket, standbyName),
+          aliveCommand: supervisordRpcAliveCommand(socket, standbyName),
+          server: `${m.name}-b`,
+        },
+      };
     });
 
     // The load balancer: sshd + HAProxy fronting the lb role's hosts, health-checked.
@@ -235,7 +260,12 @@ export class LocalFleet extends pulumi.ComponentResource {
       bindAddress: lb.address,
       bindPort: spec.lbPort,
       backend,
-      servers: plan.hosts.filter((h) => h.roles.includes(spec.lbRole)).map((h) => ({ name: h.name, address: h.address, port: spec.appPort })),
+      servers: plan.hosts
+        .filter((h) => h.roles.includes(spec.lbRole))
+        .flatMap((h) => [
+          { name: h.name, address: h.address, port: spec.appPort },
+          ...(args.standby ? [{ name: `${h.name}-b`, address: h.address, port: spec.appPort + 1, disabled: true }] : []),
+        ]),
       healthPath: "/healthz",
       adminSocket,
       adminUser: spec.deployUser,
