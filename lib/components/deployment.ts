@@ -125,8 +125,8 @@ export class Deployment extends pulumi.ComponentResource {
   readonly rolloutPlan: string[];
 
   constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+    validateDeployment(args); // before any resource exists, this one included: bad input changes nothing
     super("cutover:deploy:Deployment", name, {}, opts);
-    validateDeployment(args); // before any resource exists, so bad input changes nothing on a host
     const key = `${pulumi.getProject()}/${pulumi.getStack()}/${name}`;
     const artifact = args.artifact ? pulumi.output(args.artifact) : undefined;
     this.releaseId = artifact ? artifact.releaseId : pulumi.output(args.releaseId!);
