@@ -1,0 +1,34 @@
+// The `cutover:fleet` config block: the embedded local fleet of the dev stack. Read only by
+// stacks/index.ts.
+import type { LocalFleetHostSpec } from "../lib/providers/hosts/local-fleet";
+import type { Keys } from "./app-config";
+
+export interface FleetConfig {
+  subnet?: string;
+  sshPort?: number;
+  appPort?: number;
+  lbPort?: number;
+  baseDir?: string;
+  hosts: LocalFleetHostSpec[];
+  /** Extra environment for the app on every host (e.g. START_DELAY_MS to model a slow boot). */
+  appEnvironment?: Record<string, string>;
+  /** Every sshd keeps OpenSSH's stock MaxStartups/MaxSessions, as on a real server. */
+  stockSshdLimits?: boolean;
+}
+
+/** Every key of the block (appEnvironment's are the app's own variables: any name). */
+export const FLEET_CONFIG_KEYS: Keys<FleetConfig> = {
+  keys: {
+    subnet: "any",
+    sshPort: "any",
+    appPort: "any",
+    lbPort: "any",
+    baseDir: "any",
+    hosts: { each: { keys: { name: "any", roles: "any" } satisfies Keys<LocalFleetHostSpec>["keys"] } },
+    appEnvironment: "any",
+    stockSshdLimits: "any",
+  },
+};
+
+/** The config key of a LocalFleet argument (`subnet`, `hosts[web1].roles`): the block passes them as they are. */
+export const fleetConfigKey = (argument: string): string => `cutover:fleet.${argument}`;
