@@ -17,12 +17,10 @@ import {
   validateRoleName,
 } from "../plan";
 
-const fail = (message: string): never => {
-  throw new Error(`Deployment: ${message}`);
-};
-
 function validateHosts(args: DeploymentArgs): void {
-  if (!Array.isArray(args.hosts) || args.hosts.length === 0) fail("hosts is empty; give at least one host to deploy to");
+  if (!Array.isArray(args.hosts) || args.hosts.length === 0) {
+    throw new CutoverInputError("hosts", args.hosts, "give at least one host to deploy to", " is empty; give at least one host to deploy to");
+  }
   args.hosts.forEach((h, i) => {
     validateHostName(h.name, `hosts[${i}].name`);
     if (!Array.isArray(h.roles) || h.roles.length === 0) {
@@ -34,8 +32,8 @@ function validateHosts(args: DeploymentArgs): void {
     if (h.aliveCommand !== undefined) validateCommand(h.aliveCommand, `hosts[${i}].aliveCommand`);
   });
   const names = args.hosts.map((h) => h.name);
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) fail(`host ${dup} appears twice in hosts; host names must be unique`);
+  const dup = names.findIndex((n, i) => names.indexOf(n) !== i);
+  if (dup >= 0) throw new CutoverInputError(`hosts[${dup}].name`, names[dup], `host ${names[dup]} appears twice in hosts; host names must be unique`);
   // Two names for one machine would prepare and switch it twice, racing for its lock, and
   // count it twice in the load balancer's capacity.
   sameTwice(args, "app address", (h) => (typeof h.app?.address === "string" && typeof h.app?.port === "number" ? `${h.app.address}:${validatePort(h.app.port, `hosts[${h.name}].app.port`)}` : undefined));
@@ -54,7 +52,8 @@ function sameTwice(args: DeploymentArgs, what: string, keyOf: (h: DeploymentArgs
     if (k === undefined) continue;
     const other = seen.get(k);
     if (other !== undefined) {
-      fail(`hosts ${other} and ${h.name} have the same ${what} ${k}: they are one machine; list each machine once, or give each host its own address`);
+      const fix = "list each machine once, or give each host its own address";
+      throw new CutoverInputError("hosts", [other, h.name], fix, ` ${other} and ${h.name} have the same ${what} ${k}: they are one machine; ${fix}`);
     }
     seen.set(k, h.name);
   }
@@ -91,7 +90,7 @@ function validateBatches(args: RolloutSettings): void {
   const role = args.loadBalancerRole;
   if (role === undefined) return;
   const fronted = args.hosts.filter((h) => h.roles.includes(role)).length;
-  if (fronted === 0) fail(`no host has the load balancer's role "${role}"; give hosts that role or drop loadBalancer`);
+  if (fronted === 0) throw new CutoverInputError("loadBalancer.role", role, `no host has the load balancer's role "${role}"; give hosts that role or drop loadBalancer`);
   const perBatch = batchCount(fronted, size, "batchSize");
   if (perBatch >= fronted) {
     const max = fronted - 1;
@@ -166,7 +165,8 @@ export function validateRollout(args: RolloutSettings): void {
 export function validateDeployment(args: DeploymentArgs): void {
   validateHosts(args);
   if ((args.artifact === undefined) === (args.releaseId === undefined)) {
-    fail("give exactly one of artifact (deploy a build) and releaseId (go to a release already on the hosts, e.g. a rollback)");
+    const fix = "give exactly one of artifact (deploy a build) and releaseId (go to a release already on the hosts, e.g. a rollback)";
+    throw new CutoverInputError("artifact", args.artifact, fix, `: ${fix}`);
   }
   validateDeploymentSettings(args);
   validateRollout({ ...args, loadBalancerRole: args.loadBalancer?.role });
