@@ -9,6 +9,11 @@ export interface FleetConfig {
   appPort?: number;
   lbPort?: number;
   baseDir?: string;
+  /** The role the fleet's HAProxy fronts (default "web"). */
+  lbRole?: string;
+  /** The accounts that deploy (SSH) and run the app (defaults "cutover" and "cutover-app"). */
+  deployUser?: string;
+  appUser?: string;
   hosts: LocalFleetHostSpec[];
   /** Extra environment for the app on every host (e.g. START_DELAY_MS to model a slow boot). */
   appEnvironment?: Record<string, string>;
@@ -24,6 +29,9 @@ export const FLEET_CONFIG_KEYS: Keys<FleetConfig> = {
     appPort: "any",
     lbPort: "any",
     baseDir: "any",
+    lbRole: "any",
+    deployUser: "any",
+    appUser: "any",
     hosts: { each: { keys: { name: "any", roles: "any" } satisfies Keys<LocalFleetHostSpec>["keys"] } },
     appEnvironment: "any",
     stockSshdLimits: "any",

@@ -16,7 +16,7 @@ import { CutoverInputError } from "../lib/plan";
 import { AppConfig, appConfigKey, artifactDir, checkAppConfig, deploymentSettings, resolveSource } from "./app-config";
 import { FleetConfig, fleetConfigKey } from "./fleet-config";
 import { checkStackConfig } from "./stack-config";
-import { refusingBadInput } from "./refusal";
+import { asRefusal, refusingBadInput, stackOutput } from "./refusal";
 import { readSecretsSettings, requireSecretsProtection } from "../lib/engine/passphrase-policy";
 import { skipUnreadPromiseStacks } from "../lib/engine/promise-stacks";
 
@@ -162,7 +162,14 @@ function awsTarget(): Target {
   };
 }
 
-const target: Promise<Target> = provider === "local" ? Promise.resolve(localTarget()) : provider === "ssh" ? sshTarget() : Promise.resolve(awsTarget());
+// A refusal found while the hosts are read (cutover:inventory, a StackReference) is one line too.
+const target: Promise<Target> = (async () => (provider === "local" ? localTarget() : provider === "ssh" ? await sshTarget() : awsTarget()))().catch(
+  (e: unknown) => Promise.reject(asRefusal(e)),
+);
+
+// Where the user wrote the hosts a Deployment argument `hosts[…]` names.
+const hostsKey = { local: "cutover:fleet.hosts", ssh: "cutover:inventory.hosts", aws: "cutover:aws.hosts" }[provider];
+const deploymentConfigKey = (argument: string) => appConfigKey(argument) ?? (argument.startsWith("hosts") && hostsKey ? hostsKey + argument.slice("hosts".length) : undefined);
 
 // The checks that need the hosts run again in the Deployment (for ssh and aws stacks, the first
 // time): their refusal is reported the same way.
@@ -176,14 +183,14 @@ const deployment = target.then((fleet) =>
             ...(app.release ? {} : { artifact: buildArtifact({ sourceDir: resolveSource(app), versionLabel: app.version, outDir: artifactDir() }) }),
             loadBalancer: hiding ? fleet.loadBalancer : undefined,
           }),
-        appConfigKey,
+        deploymentConfigKey,
       )
     : undefined,
 );
 
-const output = (name: string) => target.then((t) => t.outputs[name]);
-export const releaseId = deployment.then((d) => d?.releaseId);
-export const rolloutPlan = deployment.then((d) => d?.rolloutPlan);
+const output = (name: string) => stackOutput(target.then((t) => t.outputs[name]));
+export const releaseId = stackOutput(deployment.then((d) => d?.releaseId));
+export const rolloutPlan = stackOutput(deployment.then((d) => d?.rolloutPlan));
 export const lbUrl = output("lbUrl");
 export const gateway = output("gateway");
 export const hosts = output("hosts");

@@ -22,3 +22,14 @@ export function refusingBadInput<T>(check: () => T, configKeyOf: ConfigKeyOf = (
 export function asRefusal(e: unknown, configKeyOf: ConfigKeyOf = () => undefined): unknown {
   return e instanceof CutoverInputError ? new RunError(e.namedAs(configKeyOf(e.argument) ?? e.argument)) : e;
 }
+
+/**
+ * A stack output that may reject (a refusal inside the Deployment, for stacks whose hosts are
+ * known only later). The SDK awaits it and reports the rejection once, as above; marking it
+ * handled now keeps Node from also printing an unhandled-rejection and, when the SDK then
+ * handles it, a PromiseRejectionHandledWarning.
+ */
+export function stackOutput<T>(value: Promise<T>): Promise<T> {
+  value.catch(() => undefined);
+  return value;
+}

@@ -52,6 +52,7 @@ describe("pulumi preview of the dev stack refuses bad config in one line", () =>
     ["keep_releases for keepReleases", { "cutover:app": { ...devApp, keep_releases: 3 } }, "cutover:app.keep_releases: unknown key; did you mean keepReleases?"],
     ["a misspelt prepare key", { "cutover:app": { ...devApp, prepare: { instalCommand: "npm ci" } } }, "cutover:app.prepare.instalCommand: unknown key; did you mean prepare.installCommand?"],
     ["a misspelt fleet host key", { "cutover:fleet": { ...devFleet, hosts: [{ name: "web1", role: ["web"] }] } }, "cutover:fleet.hosts[0].role: unknown key; did you mean hosts[0].roles?"],
+    ["an unknown provider", { "cutover:provider": "lcoal" }, 'cutover:provider "lcoal" is invalid: use "local" (the embedded fleet), "ssh" (existing servers, cutover:inventory) or "aws" (cutover:aws)'],
     ["a misspelt top-level key", { "cutover:fleetname": "dev2" }, "cutover:fleetname: unknown key; did you mean cutover:fleetName?"],
     [
       "a batch that would empty the balancer",
