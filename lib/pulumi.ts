@@ -12,3 +12,7 @@ export { Config } from "@pulumi/pulumi/config";
 export { getProject, getStack } from "@pulumi/pulumi/metadata";
 export { StackReference } from "@pulumi/pulumi/stackReference";
 export { isDryRun } from "@pulumi/pulumi/runtime/settings";
+// A RunError is printed by the language host as its message alone (no stack, no inspect
+// dump): how the stack program reports bad input, as Pulumi reports its own.
+export { RunError } from "@pulumi/pulumi/errors";
+export { allConfig } from "@pulumi/pulumi/runtime/config";

@@ -1,7 +1,11 @@
 // The `cutover:app` config block: what to deploy and how. Read only by stacks/index.ts.
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CommandTimeouts, MigrationSpec, PrepareSpec, RoleCheckSpec, SmokeSpec, plan } from "../lib";
+import type { CommandTimeouts, MigrationSpec, PrepareSpec, RoleCheckSpec, SmokeSpec, plan } from "../lib";
+import { DEFAULT_TIMEOUTS } from "../lib/components/deployment";
+import { validateDeploymentSettings, type DeploymentSettings } from "../lib/components/validate-deployment";
+import { CutoverInputError, validateVersionLabel, type KeyShape } from "../lib/plan";
 
 export interface AppConfig {
   /** App directory, relative to the project (or absolute). */
@@ -53,4 +57,107 @@ export function artifactDir(): string {
 
 export function deployerName(app: AppConfig): string {
   return app.deployer ?? `${os.userInfo().username}@${os.hostname()}`;
+}
+
+// Every key of the block, so a misspelt one is refused rather than ignored. Typed against the
+// interfaces: a key added to AppConfig (or PrepareSpec, …) without its place here fails to compile.
+export type Keys<T> = { keys: { [K in keyof Required<T>]: KeyShape } };
+type Rollout = NonNullable<AppConfig["rollout"]>;
+const prepareKeys: Keys<PrepareSpec> = { keys: { linkedDirs: "any", linkedFiles: "any", installCommand: "any", buildHooks: { each: "any" } } };
+const migrationKeys: Keys<MigrationSpec> = { keys: { host: "any", command: "any", backupCommand: "any" } };
+const smokeKeys: Keys<SmokeSpec> = { keys: { path: "any", deadlineSeconds: "any", roles: "any" } };
+const checkKeys: Keys<Exclude<RoleCheckSpec, "none">> = { keys: { command: "any", deadlineSeconds: "any" } };
+const rolloutKeys: Keys<Rollout> = {
+  keys: {
+    batchSize: "any",
+    smoke: smokeKeys,
+    checks: { each: checkKeys },
+    restoreCycled: "any",
+    hideFromLoadBalancer: "any",
+    stableSeconds: "any",
+    strategy: "any",
+    warmSeconds: "any",
+    minInRotation: "any",
+  },
+};
+const timeoutKeys: Keys<CommandTimeouts> = { keys: Object.fromEntries(Object.keys(DEFAULT_TIMEOUTS).map((k) => [k, "any"])) as Keys<CommandTimeouts>["keys"] };
+export const APP_CONFIG_KEYS: Keys<AppConfig> = {
+  keys: {
+    source: "any",
+    version: "any",
+    release: "any",
+    redeploy: "any",
+    prepare: prepareKeys,
+    migration: migrationKeys,
+    keepReleases: "any",
+    deployer: "any",
+    rollout: rolloutKeys,
+    timeouts: timeoutKeys,
+  },
+};
+
+/** What the block sets of a Deployment: everything but its hosts, artifact and load balancer. */
+export function deploymentSettings(app: AppConfig, stack: string): DeploymentSettings {
+  return {
+    ...(app.release ? { releaseId: app.release } : {}),
+    redeploy: app.redeploy,
+    prepare: app.prepare,
+    migration: app.migration,
+    keepReleases: app.keepReleases,
+    deployer: deployerName(app),
+    stack,
+    batchSize: app.rollout?.batchSize,
+    smoke: app.rollout?.smoke ?? { path: "/healthz" },
+    checks: app.rollout?.checks,
+    restoreCycled: app.rollout?.restoreCycled,
+    stableSeconds: app.rollout?.stableSeconds,
+    strategy: app.rollout?.strategy,
+    warmSeconds: app.rollout?.warmSeconds,
+    minInRotation: app.rollout?.minInRotation,
+    timeouts: app.timeouts,
+  };
+}
+
+const FROM_ROLLOUT = ["batchSize", "smoke", "checks", "restoreCycled", "stableSeconds", "strategy", "warmSeconds", "minInRotation"];
+const AS_WRITTEN = ["prepare", "migration", "keepReleases", "deployer", "redeploy", "timeouts"];
+
+/**
+ * The config key a user wrote for a Deployment (or buildArtifact) argument: `batchSize` is
+ * `cutover:app.rollout.batchSize`, `releaseId` is `cutover:app.release`. Undefined for an
+ * argument the block does not set (hosts, stack).
+ */
+export function appConfigKey(argument: string): string | undefined {
+  const head = /^[A-Za-z]*/.exec(argument)![0];
+  const rest = argument.slice(head.length);
+  if (FROM_ROLLOUT.includes(head)) return `cutover:app.rollout.${argument}`;
+  if (AS_WRITTEN.includes(head)) return `cutover:app.${argument}`;
+  if (head === "releaseId") return `cutover:app.release${rest}`;
+  if (head === "version" || head === "versionLabel") return `cutover:app.version${rest}`;
+  if (head === "sourceDir" || head === "source") return `cutover:app.source${rest}`;
+  return undefined;
+}
+
+/**
+ * Everything about the block that can be checked before any resource exists: what to deploy
+ * (the release, or the version label and an app directory that is there) and the settings.
+ */
+export function checkAppConfig(app: AppConfig, stack: string): void {
+  if (!app.release) {
+    validateVersionLabel(app.version, "version");
+    checkSource(app);
+  }
+  validateDeploymentSettings(deploymentSettings(app, stack));
+}
+
+function checkSource(app: AppConfig): void {
+  const fix = `give the app's directory, relative to the project (${projectDir}) or absolute`;
+  if (typeof app.source !== "string" || app.source === "") throw new CutoverInputError("source", app.source, fix);
+  const dir = resolveSource(app);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    throw new CutoverInputError("source", app.source, `there is no directory ${dir}; ${fix}`);
+  }
+  if (!stat.isDirectory()) throw new CutoverInputError("source", app.source, `${dir} is a file; give the directory that contains the app`);
 }

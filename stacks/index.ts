@@ -8,40 +8,57 @@ import { Deployment } from "../lib/components/deployment";
 import { LoadBalancerMembership } from "../lib/components/load-balancer";
 import { haproxyMembership } from "../lib/providers/lb/haproxy";
 import { InventorySpec, parseInventory, publishInventory } from "../lib/providers/hosts/inventory";
-import { LocalFleet, LocalFleetHostSpec } from "../lib/providers/hosts/local-fleet";
+import { LocalFleet, localFleetSpec, planFleet } from "../lib/providers/hosts/local-fleet";
 import { buildArtifact } from "../lib/artifact";
 import type { Ec2FleetArgs } from "../lib/providers/hosts/ec2";
-import { AppConfig, artifactDir, deployerName, resolveSource } from "./app-config";
+import { validateRollout } from "../lib/components/validate-deployment";
+import { CutoverInputError } from "../lib/plan";
+import { AppConfig, appConfigKey, artifactDir, checkAppConfig, deploymentSettings, resolveSource } from "./app-config";
+import { FleetConfig, fleetConfigKey } from "./fleet-config";
+import { checkStackConfig } from "./stack-config";
+import { asRefusal, refusingBadInput, stackOutput } from "./refusal";
 import { readSecretsSettings, requireSecretsProtection } from "../lib/engine/passphrase-policy";
 import { skipUnreadPromiseStacks } from "../lib/engine/promise-stacks";
 
 // Before any resource: the SDK's per-promise stacks cost ~0.7 s of CPU per run at 160 resources.
 skipUnreadPromiseStacks();
 
-interface FleetConfig {
-  subnet?: string;
-  sshPort?: number;
-  appPort?: number;
-  lbPort?: number;
-  baseDir?: string;
-  hosts: LocalFleetHostSpec[];
-  /** Extra environment for the app on every host (e.g. START_DELAY_MS to model a slow boot). */
-  appEnvironment?: Record<string, string>;
-  /** Every sshd keeps OpenSSH's stock MaxStartups/MaxSessions, as on a real server. */
-  stockSshdLimits?: boolean;
-  /** A standby slot per host (rollout.strategy "overlap" deploys through it). */
-  standby?: boolean;
-}
-
 const config = new pulumi.Config("cutover");
 const provider = config.get("provider") ?? "local";
 // Only local stacks may keep their secrets under the published development passphrase.
 requireSecretsProtection(pulumi.getStack(), provider, process.env, readSecretsSettings(process.cwd(), pulumi.getStack()));
+const PROVIDERS = ["local", "ssh", "aws"];
+
+// Bad input is refused here, before any resource exists (the fleet's included), in one line
+// that names the config key as written, the value and the fix.
+refusingBadInput(() => {
+  checkStackConfig(pulumi.allConfig());
+  if (!PROVIDERS.includes(provider)) {
+    throw new CutoverInputError("cutover:provider", provider, 'use "local" (the embedded fleet), "ssh" (existing servers, cutover:inventory) or "aws" (cutover:aws)');
+  }
+});
+const stack = pulumi.getStack();
+const app = config.getObject<AppConfig>("app");
+if (app) refusingBadInput(() => checkAppConfig(app, stack), appConfigKey);
+const hiding = app?.rollout?.hideFromLoadBalancer !== false;
+
+// dev's fleet: its layout, and the rollout over its hosts (a batch that would empty the
+// balancer, a role no host has), are checked from the config before the fleet exists.
+const fleetName = config.get("fleetName") ?? stack;
+const fleetConfig = provider === "local" ? config.requireObject<FleetConfig>("fleet") : undefined;
+if (fleetConfig) {
+  const spec = localFleetSpec(fleetName, fleetConfig);
+  refusingBadInput(() => planFleet(spec), fleetConfigKey);
+  if (app) {
+    const rollout = { ...deploymentSettings(app, stack), hosts: spec.hosts, loadBalancerRole: hiding ? spec.lbRole : undefined };
+    refusingBadInput(() => validateRollout(rollout), appConfigKey);
+  }
+}
 
 function localFleet() {
-  const { appEnvironment, ...fleetConfig } = config.requireObject<FleetConfig>("fleet");
-  return new LocalFleet(config.get("fleetName") ?? pulumi.getStack(), {
-    ...fleetConfig,
+  const { appEnvironment, ...fleet } = fleetConfig!;
+  return new LocalFleet(fleetName, {
+    ...fleet,
     service: {
       name: "app",
       // The sample app is plain Node.js; run it with the same Node that runs Pulumi.
@@ -145,50 +162,35 @@ function awsTarget(): Target {
   };
 }
 
-const target: Promise<Target> =
-  provider === "local"
-    ? Promise.resolve(localTarget())
-    : provider === "ssh"
-      ? sshTarget()
-      : provider === "aws"
-        ? Promise.resolve(awsTarget())
-        : Promise.reject(
-          new Error(
-            `cutover:provider "${provider}" is not known: use "local" (the embedded fleet), "ssh" (existing servers, cutover:inventory) or "aws" (cutover:aws)`,
-          ),
-        );
+// A refusal found while the hosts are read (cutover:inventory, a StackReference) is one line too.
+const target: Promise<Target> = (async () => (provider === "local" ? localTarget() : provider === "ssh" ? await sshTarget() : awsTarget()))().catch(
+  (e: unknown) => Promise.reject(asRefusal(e)),
+);
 
-const app = config.getObject<AppConfig>("app");
+// Where the user wrote the hosts a Deployment argument `hosts[…]` names.
+const hostsKey = { local: "cutover:fleet.hosts", ssh: "cutover:inventory.hosts", aws: "cutover:aws.hosts" }[provider];
+const deploymentConfigKey = (argument: string) => appConfigKey(argument) ?? (argument.startsWith("hosts") && hostsKey ? hostsKey + argument.slice("hosts".length) : undefined);
+
+// The checks that need the hosts run again in the Deployment (for ssh and aws stacks, the first
+// time): their refusal is reported the same way.
 const deployment = target.then((fleet) =>
   app
-    ? new Deployment("app", {
-        hosts: fleet.hosts,
-        ...(app.release
-          ? { releaseId: app.release }
-          : { artifact: buildArtifact({ sourceDir: resolveSource(app), versionLabel: app.version, outDir: artifactDir() }) }),
-        redeploy: app.redeploy,
-        prepare: app.prepare,
-        migration: app.migration,
-        keepReleases: app.keepReleases,
-        deployer: deployerName(app),
-        stack: pulumi.getStack(),
-        loadBalancer: app.rollout?.hideFromLoadBalancer === false ? undefined : fleet.loadBalancer,
-        batchSize: app.rollout?.batchSize,
-        smoke: app.rollout?.smoke ?? { path: "/healthz" },
-        checks: app.rollout?.checks,
-        restoreCycled: app.rollout?.restoreCycled,
-        stableSeconds: app.rollout?.stableSeconds,
-        strategy: app.rollout?.strategy,
-        warmSeconds: app.rollout?.warmSeconds,
-        minInRotation: app.rollout?.minInRotation,
-        timeouts: app.timeouts,
-      })
+    ? refusingBadInput(
+        () =>
+          new Deployment("app", {
+            ...deploymentSettings(app, stack),
+            hosts: fleet.hosts,
+            ...(app.release ? {} : { artifact: buildArtifact({ sourceDir: resolveSource(app), versionLabel: app.version, outDir: artifactDir() }) }),
+            loadBalancer: hiding ? fleet.loadBalancer : undefined,
+          }),
+        deploymentConfigKey,
+      )
     : undefined,
 );
 
-const output = (name: string) => target.then((t) => t.outputs[name]);
-export const releaseId = deployment.then((d) => d?.releaseId);
-export const rolloutPlan = deployment.then((d) => d?.rolloutPlan);
+const output = (name: string) => stackOutput(target.then((t) => t.outputs[name]));
+export const releaseId = stackOutput(deployment.then((d) => d?.releaseId));
+export const rolloutPlan = stackOutput(deployment.then((d) => d?.rolloutPlan));
 export const lbUrl = output("lbUrl");
 export const gateway = output("gateway");
 export const hosts = output("hosts");

@@ -11,6 +11,7 @@ import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./suppo
 import { FleetAccess, fleetAccess } from "./support/fleet";
 import { sh } from "../lib/scripts/quote";
 import { buildArtifact } from "../lib/artifact";
+import { preparedReleaseId } from "../lib/plan";
 
 const stackName = "faultchurn";
 const baseDir = "/var/lib/cutover/test-fleets";
@@ -40,10 +41,10 @@ describe(`${deploys} deploys in a row with keepReleases ${keep}`, () => {
     };
     await stack.setConfig("cutover:app", { value: JSON.stringify(app) });
     // By the CLI (50 times: the Automation API's bookkeeping runs would add ~2 min); the id is
-    // the one the program builds from the same tree and label, content-addressed.
+    // the one the program builds from the same tree, label and prepare settings, content-addressed.
     const up = await underTest.cliUp();
     if (!up.ok) return { error: up.output };
-    return { id: (await buildArtifact({ sourceDir: appDir, versionLabel: version, outDir: artifactsDir })).releaseId };
+    return { id: preparedReleaseId((await buildArtifact({ sourceDir: appDir, versionLabel: version, outDir: artifactsDir })).releaseId, app.prepare) };
   }
 
   const releasesOn = (h: string) => fs.readdirSync(`${rootOf(h)}/releases`).sort();

@@ -16,7 +16,7 @@ import { DEFAULT_CYCLE_LIMITS } from "../scripts/host-job";
 import { DEFAULT_COMMAND_TIMEOUTS } from "../scripts/timeouts";
 import { registerDeploy } from "../runner/register";
 import { validateDeployment } from "./validate-deployment";
-import { describeRollout, planRollout, BatchSize, RolloutBatch } from "../plan";
+import { describeRollout, planRollout, preparedReleaseId, BatchSize, RolloutBatch } from "../plan";
 
 /** A built artifact: a tar.gz on this machine, its checksum and the release id. */
 export interface ArtifactRef {
@@ -134,11 +134,13 @@ export class Deployment extends pulumi.ComponentResource {
   readonly rolloutPlan: string[];
 
   constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+    validateDeployment(args); // before any resource exists, this one included: bad input changes nothing
     super("cutover:deploy:Deployment", name, {}, opts);
-    validateDeployment(args); // before any resource exists, so bad input changes nothing on a host
     const key = `${pulumi.getProject()}/${pulumi.getStack()}/${name}`;
     const artifact = args.artifact ? pulumi.output(args.artifact) : undefined;
-    this.releaseId = artifact ? artifact.releaseId : pulumi.output(args.releaseId!);
+    // A built artifact's release is named with its prepare settings folded in (see
+    // preparedReleaseId): a changed install command is a new release, prepared and cycled to.
+    this.releaseId = artifact ? artifact.releaseId.apply((id) => preparedReleaseId(id, args.prepare)) : pulumi.output(args.releaseId!);
     const batches = planRollout(args.hosts, args.loadBalancer?.role, args.batchSize ?? 1);
     this.rolloutPlan = describeRollout(batches);
 

@@ -93,6 +93,16 @@ describe("deploy graph: which steps a change re-runs", () => {
     expect(changed(before, await graph({ restoreCycled: true, keepReleases: 3 }))).toEqual([]);
   });
 
+  it("a changed install command, linked path or build hook under the same build re-prepares and cycles every host", async () => {
+    const prepare = { linkedDirs: ["log"], installCommand: "npm ci --omit=dev" };
+    const before = await graph({ prepare });
+    for (const other of [{ ...prepare, installCommand: "npm ci --omit=dev --ignore-scripts" }, { ...prepare, linkedDirs: ["log", "tmp"] }, { ...prepare, buildHooks: { web: ["npm run assets"] } }]) {
+      expect(changed(before, await graph({ prepare: other }))).toEqual(Object.keys(before).sort());
+    }
+    // The same settings written otherwise are the same release: nothing runs again.
+    expect(changed(before, await graph({ prepare: { installCommand: "npm ci --omit=dev ", linkedDirs: ["log/"] } }))).toEqual([]);
+  });
+
   it("a redeploy nonce changes the cycles only (prepare and migration have nothing to redo)", async () => {
     const before = await graph();
     expect(changed(before, await graph({ redeploy: "2026-11-23" }))).toEqual(

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { DeploymentArgs } from "./deployment";
 import type { Host } from "./host";
-import { validateDeployment } from "./validate-deployment";
+import { validateDeployment, validateRollout } from "./validate-deployment";
 
 function host(name: string, i: number, roles = ["web"]): Host {
   return {
@@ -147,5 +147,22 @@ describe("validateDeployment refuses bad input, naming the argument and the fix"
   it("exactly one of artifact and releaseId", () => {
     expect(refusal({ artifact: undefined })).toMatch(/give exactly one of artifact .* and releaseId/);
     expect(refusal({ releaseId: "v1-0123456789ab" })).toMatch(/give exactly one of artifact/);
+  });
+
+  it("time limits: an unknown name is refused with the nearest known one", () => {
+    expect(refusal({ timeouts: { restrat: 10 } as never })).toBe("timeouts.restrat: unknown key; did you mean restart?");
+    expect(refusal({ timeouts: { restart: 0 } })).toMatch(/^timeouts\.restart 0 is invalid: use a whole number between 1 and 86400 \(seconds\)/);
+  });
+});
+
+describe("validateRollout needs only the hosts' names and roles (the stack program checks its config with it)", () => {
+  const hosts = [{ name: "web1", roles: ["web"] }, { name: "web2", roles: ["web"] }, { name: "worker1", roles: ["worker"] }];
+  const rollout = (over: object) => () => validateRollout({ deployer: "alice", stack: "dev", hosts, loadBalancerRole: "web", ...over });
+
+  it("refuses a batch that empties the balanced role, a role no host has, a migration host that is not a host", () => {
+    expect(rollout({ batchSize: 2 })).toThrow(/^batchSize 2 is invalid: it would hide all 2 hosts of role "web" at once/);
+    expect(rollout({ checks: { wrker: "none" } })).toThrow(/^checks\.wrker names role "wrker", which no host has \(roles: web, worker\)/);
+    expect(rollout({ migration: { host: "db1", command: "migrate" } })).toThrow('migration.host "db1" is not one of the hosts (web1, web2, worker1); name one of them');
+    expect(rollout({ batchSize: 1, migration: { host: "web1", command: "migrate" } })).not.toThrow();
   });
 });

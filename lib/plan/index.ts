@@ -5,3 +5,4 @@ export * from "./release-id";
 export * from "./batches";
 export * from "./prune";
 export * from "./rollout";
+export * from "./known-keys";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { assertReleaseId, isReleaseId, parseReleaseId, releaseId, validateVersionLabel } from "./release-id";
+import { assertReleaseId, isReleaseId, parseReleaseId, preparedReleaseId, releaseId, validateVersionLabel } from "./release-id";
 
 const SHA = "0123456789abcdef".repeat(4);
 
@@ -55,6 +55,43 @@ describe("isReleaseId", () => {
 
   it("parseReleaseId splits the parts", () => {
     expect(parseReleaseId("a-b-0123456789ab")).toEqual({ version: "a-b", shaPrefix: "0123456789ab" });
+  });
+});
+
+describe("preparedReleaseId", () => {
+  const artifact = "v2.3.1-0123456789ab";
+
+  it("is the artifact's id without prepare settings", () => {
+    expect(preparedReleaseId(artifact, undefined)).toBe(artifact);
+    expect(preparedReleaseId(artifact, { linkedDirs: [], buildHooks: { web: [] }, installCommand: " " })).toBe(artifact);
+  });
+
+  it("keeps the version and changes the digest with every setting that changes the prepared directory", () => {
+    const base = { linkedDirs: ["log"], installCommand: "npm ci" };
+    const ids = [
+      preparedReleaseId(artifact, base),
+      preparedReleaseId(artifact, { ...base, installCommand: "npm ci --omit=dev" }),
+      preparedReleaseId(artifact, { ...base, linkedDirs: ["log", "tmp"] }),
+      preparedReleaseId(artifact, { ...base, linkedFiles: [".env"] }),
+      preparedReleaseId(artifact, { ...base, buildHooks: { web: ["make"] } }),
+      preparedReleaseId(artifact, { ...base, buildHooks: { worker: ["make"] } }),
+      preparedReleaseId(artifact, { ...base, buildHooks: { web: ["make", "make assets"] } }),
+      preparedReleaseId(artifact, { ...base, buildHooks: { web: ["make assets", "make"] } }), // hooks run in order
+      preparedReleaseId("v2.3.1-fedcba987654", base),
+    ];
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^v2\.3\.1-[0-9a-f]{12}$/);
+    expect(ids).not.toContain(artifact);
+  });
+
+  it("is the same for the same settings written otherwise: linked paths in another order, trailing slashes, spaces around the command", () => {
+    expect(preparedReleaseId(artifact, { linkedDirs: ["tmp/", "log", "log"], installCommand: " npm ci\n", buildHooks: { worker: ["a"], web: ["b"] } })).toBe(
+      preparedReleaseId(artifact, { linkedDirs: ["log", "tmp"], installCommand: "npm ci", buildHooks: { web: ["b"], worker: ["a"] } }),
+    );
+  });
+
+  it("refuses what is not a release id", () => {
+    expect(() => preparedReleaseId("v2", { installCommand: "npm ci" })).toThrow(/^releaseId "v2" is invalid/);
   });
 });
 

@@ -40,6 +40,11 @@ describe("CutoverInputError", () => {
     expect(e).toBeInstanceOf(Error);
   });
 
+  it("says the same refusal under the name the user wrote (a config key)", () => {
+    const e = errorOf(() => validateInteger(0, "batchSize", { min: 1 }));
+    expect(e.namedAs("cutover:app.rollout.batchSize")).toBe("cutover:app.rollout.batchSize 0 is invalid: use a whole number ≥ 1");
+  });
+
   it("describes values readably", () => {
     expect(describeValue("a")).toBe('"a"');
     expect(describeValue(3)).toBe("3");

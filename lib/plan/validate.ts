@@ -8,12 +8,25 @@
 export class CutoverInputError extends Error {
   readonly argument: string;
   readonly value: unknown;
+  /**
+   * The message after the argument's name (`"v 1" is invalid: use …`), so that a caller that
+   * knows the argument by another name (the stack program: a config key such as
+   * `cutover:app.version`) can say the same with the name its user wrote.
+   */
+  readonly says: string;
 
-  constructor(argument: string, value: unknown, fix: string) {
-    super(`${argument} ${describeValue(value)} is invalid: ${fix}`);
+  /** `says` replaces the usual `<value> is invalid: <fix>` where a refusal reads better otherwise. */
+  constructor(argument: string, value: unknown, fix: string, says = ` ${describeValue(value)} is invalid: ${fix}`) {
+    super(`${argument}${says}`);
     this.name = "CutoverInputError";
     this.argument = argument;
     this.value = value;
+    this.says = says;
+  }
+
+  /** The same refusal, naming the argument as `name`. */
+  namedAs(name: string): string {
+    return `${name}${this.says}`;
   }
 }
 

@@ -25,13 +25,13 @@ export interface PruneArgs {
 }
 
 /** Variables PRUNE_SH uses. */
-export function pruneVars(root: string, keep: number): Record<string, string | number> {
+function pruneVars(root: string, keep: number): Record<string, string | number> {
   const l = layout(root);
   return { releases: l.releasesDir, current: l.current, previous_file: l.previousFile, uploads: l.uploadsDir, keep: validateKeepReleases(keep) };
 }
 
 /** `prune_releases`: the whole decision, as a function so the cycle script can call it. */
-export const PRUNE_SH = [
+const PRUNE_SH = [
   "prune_releases() {",
       'if [ ! -d "$releases" ]; then say prune "no releases yet"; return 0; fi',
       'cur=$(readlink -- "$current" 2>/dev/null || true)',

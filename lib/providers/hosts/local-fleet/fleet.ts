@@ -13,7 +13,7 @@ import { renderHaproxyConfig } from "../../../scripts/fleet/haproxy-config";
 import { renderAppProgram } from "../../../scripts/fleet/program";
 import { supervisordRpcAliveCommand, supervisordRpcRestartCommand, supervisordRpcStopCommand } from "../../../scripts/supervisord-rpc";
 import { LocalMachine } from "./machine";
-import { FleetPlan, LocalFleetHostSpec, MachinePlan, planFleet } from "./plan";
+import { FleetPlan, LocalFleetHostSpec, LocalFleetSpec, MachinePlan, planFleet } from "./plan";
 
 export interface AppServiceSpec {
   /** supervisord program name, e.g. "app". */
@@ -60,6 +60,22 @@ export interface LocalLoadBalancer {
 
 const bash = ["/bin/bash", "-c"];
 
+/** The fleet's layout with every default filled in; planFleet(localFleetSpec(…)) refuses bad arguments. */
+export function localFleetSpec(name: string, args: Omit<LocalFleetArgs, "service">): LocalFleetSpec {
+  return {
+    name,
+    subnet: args.subnet ?? "127.77.0",
+    hosts: args.hosts,
+    sshPort: args.sshPort ?? 2222,
+    appPort: args.appPort ?? 8080,
+    lbPort: args.lbPort ?? 8080,
+    lbRole: args.lbRole ?? "web",
+    baseDir: args.baseDir ?? "/var/lib/cutover/fleets",
+    deployUser: args.deployUser ?? "cutover",
+    appUser: args.appUser ?? "cutover-app",
+  };
+}
+
 export class LocalFleet extends pulumi.ComponentResource {
   readonly hosts: Host[];
   readonly gateway: Host;
@@ -69,20 +85,9 @@ export class LocalFleet extends pulumi.ComponentResource {
   readonly plan: FleetPlan;
 
   constructor(name: string, args: LocalFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+    const spec = localFleetSpec(name, args);
+    const plan = planFleet(spec); // throws, naming the argument, before anything is created (this component too)
     super("cutover:fleet:LocalFleet", name, {}, opts);
-    const spec = {
-      name,
-      subnet: args.subnet ?? "127.77.0",
-      hosts: args.hosts,
-      sshPort: args.sshPort ?? 2222,
-      appPort: args.appPort ?? 8080,
-      lbPort: args.lbPort ?? 8080,
-      lbRole: args.lbRole ?? "web",
-      baseDir: args.baseDir ?? "/var/lib/cutover/fleets",
-      deployUser: args.deployUser ?? "cutover",
-      appUser: args.appUser ?? "cutover-app",
-    };
-    const plan = planFleet(spec); // throws, naming the argument, before anything is created
     this.plan = plan;
 
     const usersArgs = { baseDir: spec.baseDir, fleetDir: plan.dir, deployUser: spec.deployUser, appUser: spec.appUser };

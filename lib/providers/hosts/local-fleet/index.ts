@@ -1,3 +1,3 @@
-export { LocalFleet, LocalFleetArgs, LocalLoadBalancer, AppServiceSpec } from "./fleet";
+export { LocalFleet, LocalFleetArgs, LocalLoadBalancer, AppServiceSpec, localFleetSpec } from "./fleet";
 export { LocalFleetHostSpec, planFleet, FleetPlan } from "./plan";
 export { isDaemonRunning } from "./liveness";

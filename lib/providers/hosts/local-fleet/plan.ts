@@ -1,6 +1,8 @@
 // Pure layout of a local fleet: which loopback address, directories and ports each machine
 // gets. No I/O, so it is tested with plain equality and validates every argument up front.
 
+import { CutoverInputError } from "../../../plan/validate";
+
 export interface LocalFleetHostSpec {
   name: string;
   roles: string[];
@@ -52,7 +54,10 @@ export const RESERVED_NAMES = ["gateway", "lb"];
 const FIRST_HOST_OCTET = 10;
 
 function fail(argument: string, value: unknown, fix: string): never {
-  throw new Error(`local fleet: ${argument} ${JSON.stringify(value)} is invalid: ${fix}`);
+  // An input error naming the argument, so that the stack program can name it as its config key.
+  const e = new CutoverInputError(argument, value, fix, ` ${JSON.stringify(value)} is invalid: ${fix}`);
+  e.message = `local fleet: ${e.message}`;
+  throw e;
 }
 
 export function validateFleetSpec(s: LocalFleetSpec): void {
@@ -62,7 +67,7 @@ export function validateFleetSpec(s: LocalFleetSpec): void {
     fail("subnet", s.subnet, "give the first three octets of a loopback block, e.g. \"127.77.0\" (only 127.0.0.0/8 is allowed)");
   }
   if (s.subnet === "127.0.0") fail("subnet", s.subnet, "127.0.0.x is this machine's own loopback; pick another block such as 127.77.0");
-  if (s.hosts.length === 0) fail("hosts", s.hosts, "give at least one host, e.g. [{\"name\":\"web1\",\"roles\":[\"web\"]}]");
+  if (!Array.isArray(s.hosts) || s.hosts.length === 0) fail("hosts", s.hosts, "give at least one host, e.g. [{\"name\":\"web1\",\"roles\":[\"web\"]}]");
   if (s.hosts.length > 200) fail("hosts", `${s.hosts.length} hosts`, "a local fleet holds at most 200 hosts");
   const seen = new Set<string>();
   for (const h of s.hosts) {
@@ -70,7 +75,7 @@ export function validateFleetSpec(s: LocalFleetSpec): void {
     if (RESERVED_NAMES.includes(h.name)) fail("hosts[].name", h.name, `${RESERVED_NAMES.join(" and ")} are the fleet's own machines; rename the host`);
     if (seen.has(h.name)) fail("hosts[].name", h.name, "host names must be unique");
     seen.add(h.name);
-    if (h.roles.length === 0) fail(`hosts[${h.name}].roles`, h.roles, "give the host at least one role, e.g. [\"web\"]");
+    if (!Array.isArray(h.roles) || h.roles.length === 0) fail(`hosts[${h.name}].roles`, h.roles, "give the host at least one role, e.g. [\"web\"]");
     for (const r of h.roles) if (!/^[a-z][a-z0-9-]{0,30}$/.test(r)) fail(`hosts[${h.name}].roles`, r, "use lowercase letters, digits or dashes");
   }
   if (!s.hosts.some((h) => h.roles.includes(s.lbRole))) {
