@@ -37,6 +37,8 @@ export interface AppConfig {
     strategy?: "cycle" | "overlap";
     /** overlap: seconds the previous slot stays warm for an instant rollback (default 300). */
     warmSeconds?: number;
+    /** The first batch holds as a canary: { hosts: 1 | "10%", holdSeconds, maxErrorRate (0–1) }. */
+    canary?: { hosts?: plan.BatchSize; holdSeconds?: number; maxErrorRate: number };
     /** Fewest servers of the backend kept in rotation while one is hidden. */
     minInRotation?: number;
   };
@@ -77,6 +79,7 @@ const rolloutKeys: Keys<Rollout> = {
     stableSeconds: "any",
     strategy: "any",
     warmSeconds: "any",
+    canary: { keys: { hosts: "any", holdSeconds: "any", maxErrorRate: "any" } },
     minInRotation: "any",
   },
 };
@@ -113,12 +116,13 @@ export function deploymentSettings(app: AppConfig, stack: string): DeploymentSet
     stableSeconds: app.rollout?.stableSeconds,
     strategy: app.rollout?.strategy,
     warmSeconds: app.rollout?.warmSeconds,
+    canary: app.rollout?.canary,
     minInRotation: app.rollout?.minInRotation,
     timeouts: app.timeouts,
   };
 }
 
-const FROM_ROLLOUT = ["batchSize", "smoke", "checks", "restoreCycled", "stableSeconds", "strategy", "warmSeconds", "minInRotation"];
+const FROM_ROLLOUT = ["batchSize", "smoke", "checks", "restoreCycled", "stableSeconds", "strategy", "warmSeconds", "canary", "minInRotation"];
 const AS_WRITTEN = ["prepare", "migration", "keepReleases", "deployer", "redeploy", "timeouts"];
 
 /**

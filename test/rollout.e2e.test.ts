@@ -7,8 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack, UpResult } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
-import { LoadResult, startLoad } from "../stacks/load";
+import { FleetAccess, backendStatus, fleetAccess, underLoad } from "./support/fleet";
 import { sh } from "../lib/scripts/quote";
 
 const stackName = "rollouttest";
@@ -48,18 +47,7 @@ describe("rolling a release through HAProxy", () => {
   }
 
   /** Deploys under load; returns the load's totals and the deploy's error, if any. */
-  async function deployUnderLoad(version: string, rollout: Rollout = {}): Promise<{ load: LoadResult; error?: string }> {
-    const load = startLoad(lbUrl, { ...E2E_LOAD, maxSeconds: 240 });
-    await new Promise((r) => setTimeout(r, 1000)); // the load is running before the first host moves
-    let error: string | undefined;
-    try {
-      await deploy(version, rollout);
-    } catch (e) {
-      error = (e as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-    return { load: await load.stop(), error };
-  }
+  const deployUnderLoad = (version: string, rollout: Rollout = {}) => underLoad(lbUrl, () => deploy(version, rollout));
 
   const served = async (h: string) => (await fleet.must(h, sh`curl -fsS --max-time 5 ${`http://${subnet}.${10 + hosts.indexOf(h)}:8080/healthz`}`)).trim();
   const allUp = async () => Object.values(await backendStatus(fleet, adminSocket, "web")).every((s) => s === "UP");

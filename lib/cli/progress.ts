@@ -20,6 +20,9 @@ const SAY: Partial<Record<string, string>> = {
   "left-as-found": "out of rotation by an operator: switched, left out",
   "stable-watch": "back in rotation, watching it stay healthy",
   unstable: "FAILED after its check (did not stay healthy), switching back",
+  "canary-hold": "canary: holding, watching its 5xx ratio",
+  "canary-passed": "canary passed",
+  "canary-failed": "canary FAILED, rolling back",
   failed: "FAILED",
 };
 
@@ -62,7 +65,7 @@ export function followRollout(key: string, print: (line: string) => void = () =>
       if (e.kind !== "phase" || !SAY[e.phase]) continue;
       const t = started ? ((e.t - started) / 1000).toFixed(1).padStart(5) : "    -";
       const out = e.phase === "in-rotation" ? ` (${summarize(events).outOfRotationSeconds[e.host]?.toFixed(1) ?? "?"} s out)` : "";
-      const detail = e.phase === "failed" || e.phase === "restored" || e.phase === "unstable" ? `: ${e.detail ?? ""}` : "";
+      const detail = ["failed", "restored", "unstable", "canary-passed", "canary-failed"].includes(e.phase) ? `: ${e.detail ?? ""}` : "";
       print(`${t} s  ${e.batch ? `batch ${e.batch}` : "       "}  ${e.host.padEnd(8)} ${SAY[e.phase]}${out}${detail}`);
     }
   };

@@ -15,7 +15,7 @@ export interface ReportInput {
   hosts?: string[];
 }
 
-export type SegmentKind = "prepare" | "migrate" | "hidden" | "switch" | "returning" | "restored";
+export type SegmentKind = "prepare" | "migrate" | "hidden" | "switch" | "returning" | "restored" | "canary" | "canary-failed";
 
 export interface Segment {
   kind: SegmentKind;
@@ -103,6 +103,14 @@ export function timeline(input: ReportInput): Timeline {
         close(r, "returning", o.back, e.t);
         o.back = undefined;
         break;
+      case "canary-hold":
+        o.canary = e.t;
+        break;
+      case "canary-passed":
+      case "canary-failed":
+        close(r, e.phase === "canary-passed" ? "canary" : "canary-failed", o.canary, e.t);
+        o.canary = undefined;
+        break;
       case "unchanged":
         r.unchangedAt = e.t - t0;
         break;
@@ -149,6 +157,8 @@ const COLORS: Record<SegmentKind, string> = {
   switch: "#2fa36b",
   returning: "#93d5ad",
   restored: "#d64545",
+  canary: "#4fb3bf",
+  "canary-failed": "#a32d2d",
 };
 
 const LABELS: Record<SegmentKind, string> = {
@@ -158,6 +168,8 @@ const LABELS: Record<SegmentKind, string> = {
   switch: "switch + smoke test",
   returning: "back into rotation (health checks)",
   restored: "failed check, restored",
+  canary: "canary hold, passed",
+  "canary-failed": "canary hold, rolled back",
 };
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");

@@ -82,6 +82,12 @@ export interface DeploymentArgs {
   strategy?: "cycle" | "overlap";
   /** overlap: seconds the slot that served before keeps running (default 300; 0 stops it at once). */
   warmSeconds?: number;
+  /**
+   * The first batch is a canary of `hosts` (default 1) balanced hosts: once switched it holds
+   * `holdSeconds` (default 30) while the balancer counts its responses, and goes back, failing
+   * the deploy, when more than `maxErrorRate` (0–1) of them are 5xx.
+   */
+  canary?: { hosts?: BatchSize; holdSeconds?: number; maxErrorRate: number };
   /** On a failure, switch the hosts of earlier batches back too. */
   restoreCycled?: boolean;
   /** Change it to restart every host again, through the same cycle, on the same release. */
@@ -141,8 +147,9 @@ export class Deployment extends pulumi.ComponentResource {
     // A built artifact's release is named with its prepare settings folded in (see
     // preparedReleaseId): a changed install command is a new release, prepared and cycled to.
     this.releaseId = artifact ? artifact.releaseId.apply((id) => preparedReleaseId(id, args.prepare)) : pulumi.output(args.releaseId!);
-    const batches = planRollout(args.hosts, args.loadBalancer?.role, args.batchSize ?? 1);
-    this.rolloutPlan = describeRollout(batches);
+    const canary = args.canary ? { holdSeconds: args.canary.holdSeconds ?? 30, maxErrorRate: args.canary.maxErrorRate } : undefined;
+    const batches = planRollout(args.hosts, args.loadBalancer?.role, args.batchSize ?? 1, args.canary ? (args.canary.hosts ?? 1) : undefined);
+    this.rolloutPlan = describeRollout(batches, { strategy: args.strategy ?? "cycle", canary });
 
     const context: pulumi.Output<DeployContext> = pulumi
       .all([pulumi.all(args.hosts.map(hostContextOf)), artifact ?? pulumi.output(undefined), args.loadBalancer?.context ?? pulumi.output(undefined), this.releaseId])
@@ -162,6 +169,7 @@ export class Deployment extends pulumi.ComponentResource {
         stableSeconds: args.stableSeconds ?? 3,
         strategy: args.strategy ?? "cycle",
         warmSeconds: args.warmSeconds ?? 300,
+        canary,
         minInRotation: args.minInRotation ?? defaultMinInRotation(args, batches),
         minInRotationByDefault: args.minInRotation === undefined,
         timeouts: { ...DEFAULT_TIMEOUTS, ...args.timeouts },

@@ -147,6 +147,14 @@ export function validateDeploymentSettings(args: DeploymentSettings): void {
     throw new CutoverInputError("strategy", strategy, 'use "cycle" (restart each host out of rotation) or "overlap" (start the new release beside the old one)');
   }
   if (args.warmSeconds !== undefined) validateInteger(args.warmSeconds, "warmSeconds", { min: 0, max: 86_400, unit: "seconds" });
+  if (args.canary !== undefined) {
+    const c = args.canary;
+    if (typeof c.maxErrorRate !== "number" || !(c.maxErrorRate >= 0 && c.maxErrorRate <= 1)) {
+      throw new CutoverInputError("canary.maxErrorRate", c.maxErrorRate, "give the largest share of 5xx responses the canary may answer, from 0 to 1 (e.g. 0.05 for 5%)");
+    }
+    if (c.holdSeconds !== undefined) validateInteger(c.holdSeconds, "canary.holdSeconds", { min: 1, max: 3600, unit: "seconds" });
+    if (c.hosts !== undefined) batchCount(1, c.hosts, "canary.hosts");
+  }
   if (strategy === "overlap" && args.restoreCycled) {
     throw new CutoverInputError("restoreCycled", true, 'it is not available with strategy "overlap" yet; drop it or use "cycle"');
   }

@@ -6,6 +6,7 @@
  * release, redeploy nonce); this context says how to carry it out, fresh on every `up`.
  */
 import type { RolloutBatch } from "../plan";
+import type { CanaryPlan } from "./canary";
 
 export interface Endpoint {
   address: string;
@@ -132,6 +133,8 @@ export interface DeployContext {
   strategy: "cycle" | "overlap";
   /** overlap: seconds the slot that served before keeps running (an instant rollback) before it stops. */
   warmSeconds: number;
+  /** The first batch holds as a canary and rolls back above this 5xx ratio (runner/canary.ts). */
+  canary?: CanaryPlan;
   /** Fewest servers of the balancer's backend kept in rotation while hiding one. */
   minInRotation: number;
   /** minInRotation is the default (hosts − batch), which an operator's MAINT servers lower. */

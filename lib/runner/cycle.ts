@@ -23,6 +23,8 @@ import { Phase } from "./events";
 import { Membership, PriorState } from "./membership";
 import { JobOutcome } from "../scripts/host-job";
 import { SlotOps, overlapHost } from "./overlap";
+import { holdCanary } from "./canary";
+import type { SlotName } from "../scripts/standby";
 
 /** A step that did not achieve its purpose; the message says what happened and what to do. */
 export class StepFailure extends Error {}
@@ -75,7 +77,14 @@ export type RotationAfter = "in" | "out" | "as-found" | "none";
 
 export type HostResult =
   | { kind: "unchanged"; note?: string }
-  | { kind: "switched"; note?: string }
+  | {
+      kind: "switched";
+      note?: string;
+      /** Takes the host back to the release it had (a canary that failed its hold). */
+      undo?: () => Promise<{ back: boolean; detail: string }>;
+      /** The overlap slot now serving. */
+      slot?: SlotName;
+    }
   | {
       kind: "failed";
       why: string;
@@ -234,6 +243,7 @@ export async function cycle(env: CycleEnv, hostName: string): Promise<string[]> 
     if (!env.slotOps) throw new Error("internal: the overlap strategy without its host operations");
     const r = await overlapHost(env, env.slotOps, h);
     if (r.kind === "failed") throw failure(env, h, r, []);
+    await canary(env, h, r);
     return r.note ? [r.note] : [];
   }
   const earlier = ctx.batches.filter((b) => b.index < batch).flatMap((b) => b.hosts).map((n) => hostOf(ctx, n));
@@ -244,6 +254,10 @@ export async function cycle(env: CycleEnv, hostName: string): Promise<string[]> 
     }
   }
   const r = await cycleHost(env, h, "switch");
+  if (r.kind === "switched") await canary(env, h, { ...r, undo: async () => {
+    const back = await cycleHost(env, h, "restore");
+    return back.kind === "failed" ? { back: false, detail: back.why } : { back: true, detail: "it is back on its previous release" };
+  } });
   if (r.kind !== "failed") {
     // Later batches' steps need not ask this host again whether it went forward: it just did.
     if (ctx.restoreCycled) await env.once(`forward|${h.name}`, async () => r);
@@ -260,6 +274,24 @@ export async function cycle(env: CycleEnv, hostName: string): Promise<string[]> 
     }
   }
   throw failure(env, h, r, restoredPeers);
+}
+
+/**
+ * A host of the first batch that switched holds as the canary (ctx.canary): on a breach it goes
+ * back (undo) and the step fails with what was measured, so no later batch starts.
+ */
+async function canary(env: CycleEnv, h: HostContext, r: HostResult): Promise<void> {
+  const { ctx } = env;
+  if (!ctx.canary || r.kind !== "switched" || batchOf(ctx, h.name) !== 1 || !env.membership?.fronts(h)) return;
+  const verdict = await holdCanary(env, h, ctx.canary, r.slot);
+  if (verdict.ok) return;
+  const undone = r.undo ? await r.undo() : { back: false, detail: "there is nothing to go back to" };
+  env.phase(h.name, "failed", `canary: ${verdict.detail}`);
+  throw new StepFailure(
+    `cutover: ${h.name} (batch 1, the canary) failed its canary hold: ${verdict.detail}. ` +
+      (undone.back ? `Rolled back: ${undone.detail}. ` : `Rolling it back failed: ${undone.detail}; look at the host. `) +
+      "Later batches were not started. Fix the release and run `pulumi up` again.",
+  );
 }
 
 function failure(env: CycleEnv, h: HostContext, r: Extract<HostResult, { kind: "failed" }>, restoredPeers: string[]): StepFailure {

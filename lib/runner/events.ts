@@ -28,6 +28,9 @@ export type Phase =
   | "stable-watch"
   | "stable"
   | "unstable"
+  | "canary-hold"
+  | "canary-passed"
+  | "canary-failed"
   | "failed";
 
 export type DeployEvent =

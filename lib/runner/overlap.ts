@@ -114,6 +114,23 @@ export async function overlapHost(env: CycleEnv, slotOps: SlotOps, h: HostContex
   } catch (e) {
     return failed(`moving traffic to slot ${idle} failed: ${(e as Error).message}; the next \`pulumi up\` finishes the move`, undefined, true);
   }
+  // Back to the slot that served before: still warm (its release was kept by the prune), so
+  // only checked and given the traffic again.
+  const goBack = async (): Promise<{ back: boolean; more: string }> => {
+    const previous = slots[serving].release;
+    try {
+      const again = previous ? await runInSlot(env, slotOps, h, serving, previous) : undefined;
+      if (again?.outcome?.result !== "ok") {
+        return { back: false, more: `; going back failed: ${again?.outcome && "reason" in again.outcome ? again.outcome.reason : (again?.why ?? "no release recorded for the other slot")}` };
+      }
+      await move(serving, idle);
+      await slotOps.settle(h, serving);
+      env.phase(h.name, "restored", `traffic back on slot ${serving} (${previous}${again.outcome.warm ? ", warm: no restart" : ""})`);
+      return { back: true, more: "" };
+    } catch (e) {
+      return { back: false, more: `; going back failed: ${(e as Error).message}` };
+    }
+  };
   const pruned = env.ops.prune(h).catch((e: Error) => env.log("stderr", `cutover[${h.name}] prune: warning: ${e.message}; old releases stay until the next deploy\n`));
   // A warm slot served that very release until moments ago: no stability window to wait out.
   if (!outcome.warm && ctx.stableSeconds > 0 && idle !== serving) {
@@ -122,26 +139,15 @@ export async function overlapHost(env: CycleEnv, slotOps: SlotOps, h: HostContex
     if (!stable.ok) {
       env.phase(h.name, "unstable", stable.reason);
       await pruned;
-      const previous = slots[serving].release;
-      let back = false;
-      let more = "";
-      try {
-        const again = previous ? await runInSlot(env, slotOps, h, serving, previous) : undefined;
-        back = again?.outcome?.result === "ok";
-        if (back) {
-          await move(serving, idle);
-          await slotOps.settle(h, serving);
-          env.phase(h.name, "restored", `traffic back on slot ${serving} (${previous})`);
-        } else {
-          more = `; going back failed: ${again?.outcome && "reason" in again.outcome ? again.outcome.reason : (again?.why ?? "no release recorded for the other slot")}`;
-        }
-      } catch (e) {
-        more = `; going back failed: ${(e as Error).message}`;
-      }
+      const { back, more } = await goBack();
       return { kind: "failed", why: `${stable.reason}${more}`, outcome: { result: "unstable", reason: stable.reason, back }, rotation: untouched, note };
     }
     env.phase(h.name, "stable");
   }
   await pruned;
-  return { kind: "switched", note };
+  const undo = async () => {
+    const { back, more } = await goBack();
+    return { back, detail: back ? `traffic is back on slot ${serving}, which still ran ${slots[serving].release} (no restart)` : more.replace(/^; /, "") };
+  };
+  return { kind: "switched", note, undo: idle !== serving && slots[serving].release ? undo : undefined, slot: idle };
 }

@@ -411,3 +411,19 @@ export function moveTraffic(w: HaproxyWait & { to: string; was: "ready" | "drain
     ],
   );
 }
+
+/**
+ * Prints `cutover-responses <total> <5xx>`: the responses `show stat` counts for the server
+ * (hrsp_1xx … hrsp_other, and hrsp_5xx). Cumulative since HAProxy started: a canary reads it
+ * at the start and the end of its hold and judges the difference.
+ */
+export function readResponses(t: HaproxyTarget): string {
+  return haproxyScript(t, { step: "responses" }, [
+    '_stats=$(hap "show stat") || fail responses "cannot reach the HAProxy runtime API at $socket; is haproxy running?"',
+    "printf '%s\\n' \"$_stats\" | tr -d '\\r' | awk -F, -v be=\"$backend\" -v sv=\"$server\" '",
+    '  NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) idx[$i] = i; next }',
+    '  $1 == be && $2 == sv { t = 0; split("hrsp_1xx hrsp_2xx hrsp_3xx hrsp_4xx hrsp_5xx hrsp_other", c, " "); for (k in c) t += $(idx[c[k]]); printf "cutover-responses %d %d\\n", t, $(idx["hrsp_5xx"]); found = 1; exit }',
+    '  END { if (!found) exit 3 }\' ||',
+    '  fail responses "$backend/$server is not in HAProxy\'s \\"show stat\\"; check the backend and server names in haproxy.cfg"',
+  ]);
+}

@@ -29,6 +29,11 @@ const START_DELAY_MS = Math.max(Number(process.env.START_DELAY_MS || 0), Number(
 // A release that dies a while after it started (EXIT_AFTER_MS file in the release): it passes
 // its smoke test, then exits — what a deploy's stability window must catch.
 const EXIT_AFTER_MS = Number(readFile("EXIT_AFTER_MS") || 0);
+// A release that answers 500 to this share (0–1) of its requests to / while /healthz passes
+// (ERROR_RATE file in the release): what a canary's hold must catch. Every (1/rate)-th request,
+// not random: a test knows how many failed.
+const ERROR_RATE = Math.min(Math.max(Number(readFile("ERROR_RATE") || 0), 0), 1);
+let served = 0;
 
 function readFile(name) {
   try {
@@ -60,6 +65,10 @@ function handle(req, res) {
   if (req.method !== "GET" && req.method !== "HEAD") return reply(res, 405, "method not allowed\n");
   switch (url.pathname) {
     case "/":
+      served += 1;
+      if (ERROR_RATE > 0 && Math.floor(served * ERROR_RATE) !== Math.floor((served - 1) * ERROR_RATE)) {
+        return reply(res, 500, `error from ${release} (ERROR_RATE ${ERROR_RATE})\n`);
+      }
       return reply(res, 200, `hello from ${release}\n`);
     case "/healthz":
       // Checked per request, so a test can break (or mend) a running release.

@@ -5,6 +5,7 @@ import { OutputMap } from "@pulumi/pulumi/automation";
 import { Connection, runRemote } from "../../lib/engine/command-provider/ssh";
 import { RunResult } from "../../lib/engine/command-provider/run";
 import { sh } from "../../lib/scripts/quote";
+import { LoadResult, startLoad } from "../../stacks/load";
 
 export interface FleetAccess {
   connection(host: string): Connection;
@@ -113,3 +114,23 @@ export function descendants(pid: number): number[] {
  * test of CPU and made every file several times slower.
  */
 export const E2E_LOAD = { pauseMs: 10 };
+
+/**
+ * Runs `action` (a deploy) while E2E_LOAD goes through the balancer: the load runs a second
+ * before it and a second after, so the first host's move and the last one's return are inside.
+ * Returns the load's totals, the action's error (if any) and its wall time.
+ */
+export async function underLoad(url: string, action: () => Promise<unknown>): Promise<{ load: LoadResult; error?: string; seconds: number }> {
+  const load = startLoad(url, { ...E2E_LOAD, maxSeconds: 240 });
+  await new Promise((r) => setTimeout(r, 1000));
+  let error: string | undefined;
+  const started = Date.now();
+  try {
+    await action();
+  } catch (e) {
+    error = (e as Error).message;
+  }
+  const seconds = (Date.now() - started) / 1000;
+  await new Promise((r) => setTimeout(r, 1000));
+  return { load: await load.stop(), error, seconds };
+}

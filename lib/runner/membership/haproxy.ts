@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import type { Membership, Rotation } from ".";
 import { HaproxyContext, HostContext } from "../context";
 import { SshPool } from "../ssh-pool";
-import { hideGuarded, moveTraffic, putBackServer, readRotation, readSlotServers } from "../../scripts/haproxy";
+import { hideGuarded, moveTraffic, putBackServer, readResponses, readRotation, readSlotServers } from "../../scripts/haproxy";
 import type { SlotName } from "../../scripts/standby";
 
 /** Room beyond a script's own bounded waits for the SSH round trips around them. */
@@ -28,6 +28,12 @@ export function haproxyMembership(lb: HaproxyContext, pool: SshPool): Membership
   return {
     fronts: (h) => h.roles.includes(lb.role),
     guarded: true,
+    async responses(h, slot = "a") {
+      const out = await run("reading the responses of", h, readResponses({ ...target(h), server: serverOf(h, slot) }), MARGIN_SECONDS);
+      const m = /^cutover-responses (\d+) (\d+)$/m.exec(out);
+      if (!m) throw new Error(`reading the responses of ${h.name} on the load balancer answered nothing Cutover can read: ${out.trim().slice(0, 200)}`);
+      return { total: Number(m[1]), serverErrors: Number(m[2]) };
+    },
     slots: {
       async servers(h) {
         const out = await run("reading the slots of", h, readSlotServers({ ...target(h), standby: serverOf(h, "b") }), MARGIN_SECONDS);

@@ -62,7 +62,15 @@ export interface SlotMembership {
   move(host: HostContext, options: { to: SlotName; from?: SlotName; was: PriorState }): Promise<void>;
 }
 
+/** Responses a balancer counted for one server since it started (a canary judges the difference). */
+export interface ResponseCounts {
+  total: number;
+  serverErrors: number;
+}
+
 export interface Membership {
+  /** The responses counted for the host's server (its slot's, for an overlap host); absent where the balancer keeps no such count. */
+  responses?(host: HostContext, slot?: SlotName): Promise<ResponseCounts>;
   /** Present where the balancer can front both slots of overlap hosts. */
   readonly slots?: SlotMembership;
   /** Whether this host sits behind the balancer at all. */
