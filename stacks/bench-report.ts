@@ -7,6 +7,10 @@ import { projectDir } from "./app-config";
 
 export interface BenchRun {
   tool: string;
+  /** How hosts changed release: restarted out of rotation, or started beside the old release. */
+  strategy?: "cycle" | "overlap";
+  /** Seconds in which fewer servers served than there are hosts (HAProxy sampled every 100 ms). */
+  secondsBelowCapacity?: number;
   kind: "deploy" | "rollback" | "noop-up" | "preview";
   hosts: number;
   batch: string;
@@ -39,6 +43,7 @@ const spread = (xs: number[]) => (xs.length > 1 ? `${f1(Math.min(...xs))}–${f1
 
 interface Group {
   tool: string;
+  strategy?: string;
   load?: string;
   kind: string;
   hosts: number;
@@ -49,8 +54,8 @@ interface Group {
 function groups(runs: BenchRun[]): Group[] {
   const by = new Map<string, Group>();
   for (const r of runs) {
-    const k = `${r.tool}|${r.load ?? ""}|${r.kind}|${r.hosts}|${r.batch}`;
-    if (!by.has(k)) by.set(k, { tool: r.tool, load: r.load, kind: r.kind, hosts: r.hosts, batch: r.batch, runs: [] });
+    const k = `${r.tool}|${r.strategy ?? ""}|${r.load ?? ""}|${r.kind}|${r.hosts}|${r.batch}`;
+    if (!by.has(k)) by.set(k, { tool: r.tool, strategy: r.strategy, load: r.load, kind: r.kind, hosts: r.hosts, batch: r.batch, runs: [] });
     by.get(k)!.runs.push(r);
   }
   // By fleet size (runs of several bench calls are merged), in the order measured within one.
@@ -69,24 +74,24 @@ export function table(runs: BenchRun[]): string {
     const failed = g.runs.map((r) => r.failed).filter((x): x is number => x !== undefined);
     const requests = g.runs.map((r) => r.requests ?? 0).reduce((a, b) => a + b, 0);
     return (
-      `| ${g.tool}${g.load ? ` (${g.load})` : ""} | ${g.kind} | ${g.hosts} | ${g.batch} | ${g.runs.length} | ${f1(median(wall))} (${spread(wall)}) | ` +
+      `| ${g.tool}${g.load ? ` (${g.load})` : ""} | ${g.strategy ?? "–"} | ${g.kind} | ${g.hosts} | ${g.batch} | ${g.runs.length} | ${f1(median(wall))} (${spread(wall)}) | ` +
       `${first.length ? f1(median(first)) : "–"} | ${out.length ? `${f1(median(out))} (${spread(out)})` : "–"} | ` +
-      `${requests || "–"} | ${failed.length ? failed.reduce((a, b) => a + b, 0) : "–"} | ${n((r) => r.remoteCommands)} | ${n((r) => r.sshHandshakes)} | ${n((r) => r.agentRssMB)} | ` +
+      `${n((r) => r.secondsBelowCapacity)} | ${requests || "–"} | ${failed.length ? failed.reduce((a, b) => a + b, 0) : "–"} | ${n((r) => r.remoteCommands)} | ${n((r) => r.sshHandshakes)} | ${n((r) => r.agentRssMB)} | ` +
       `${[...new Set(g.runs.map((r) => r.loadAverage))].join(", ")} |`
     );
   });
   return [
-    "| tool / strategy | kind | hosts | batch | runs | wall s, median (spread) | s before first hide | out of rotation s per host, median (spread) | requests | failed | remote commands | SSH handshakes | agent RSS MB | load avg |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| tool | strategy | kind | hosts | batch | runs | wall s, median (spread) | s before first hide | out of rotation s per host, median (spread) | s below capacity | requests | failed | remote commands | SSH handshakes | agent RSS MB | load avg |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n");
 }
 
 export function svg(runs: BenchRun[]): string {
-  const series = ["1", "25%"].map((batch) => ({
+  const series = ["1", "25%", "overlap 25%"].map((batch) => ({
     batch,
     points: groups(runs)
-      .filter((g) => g.tool === "cutover" && g.load === undefined && g.kind === "deploy" && g.batch === batch)
+      .filter((g) => g.tool === "cutover" && g.load === undefined && g.kind === "deploy" && (g.strategy === "overlap" ? `overlap ${g.batch}` : g.batch) === batch)
       .map((g) => ({ hosts: g.hosts, wall: g.runs.map((r) => r.deployWallSeconds) }))
       .sort((a, b) => a.hosts - b.hosts),
   }));
@@ -97,7 +102,7 @@ export function svg(runs: BenchRun[]): string {
   const W = 640, H = 360, L = 60, B = 300, R = 600, T = 30;
   const x = (h: number) => L + ((R - L) * h) / maxX;
   const y = (s: number) => B - ((B - T) * s) / maxY;
-  const colors: Record<string, string> = { "1": "#1f77b4", "25%": "#d62728" };
+  const colors: Record<string, string> = { "1": "#1f77b4", "25%": "#d62728", "overlap 25%": "#2ca02c" };
   const lines = series.map((s) => {
     const path = s.points.map((p, i) => `${i ? "L" : "M"}${x(p.hosts).toFixed(1)},${y(median(p.wall)).toFixed(1)}`).join(" ");
     const whiskers = s.points
@@ -117,7 +122,7 @@ export function svg(runs: BenchRun[]): string {
     `<text x="${(L + R) / 2}" y="${B + 34}" text-anchor="middle">hosts</text>`,
     `<text x="16" y="${(T + B) / 2}" transform="rotate(-90 16 ${(T + B) / 2})" text-anchor="middle">seconds</text>`,
     ...lines,
-    ...Object.entries(colors).map(([b, c], i) => `<rect x="${L + 10}" y="${T + 6 + i * 18}" width="12" height="12" fill="${c}"/><text x="${L + 28}" y="${T + 16 + i * 18}">batch ${b}</text>`),
+    ...Object.entries(colors).map(([b, c], i) => `<rect x="${L + 10}" y="${T + 6 + i * 18}" width="12" height="12" fill="${c}"/><text x="${L + 28}" y="${T + 16 + i * 18}">${b.startsWith("overlap") ? b : `batch ${b}`}</text>`),
     "</svg>",
     "",
   ].join("\n");

@@ -4,8 +4,10 @@
 // OpenSSH's stock MaxStartups 10:30:100 and MaxSessions 10, as real servers do. Per size: an
 // unchanged `up` and a preview; at batch 1 (fleets up to --batch1-max-hosts) a deploy and a
 // rollback by id; at 25% deploys reusing the agent and with a new one (whose SSH handshakes
-// are all of the deploy's connections), each repeated; at 4 hosts the in-place baseline
-// (restart without hiding) that shows what hiding saves. Writes bench/results/latest.json
+// are all of the deploy's connections), each repeated; at 4 and 8 hosts the in-place baselines
+// (restart without hiding); then the overlap strategy on the same fleet's standby slots (a
+// deploy and a warm rollback at 25%, each repeated, and a deploy at batch 1). Every deploy row
+// has secondsBelowCapacity (HAProxy sampled every 100 ms). Writes bench/results/latest.json
 // (every run, plus the earlier runs of other sizes or loads unless --fresh) and, through
 // bench-report.ts, the README's table and bench/results/deploy-time.svg.
 import * as fs from "node:fs";
@@ -14,7 +16,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { Stack } from "@pulumi/pulumi/automation";
 import { projectDir } from "./app-config";
-import { DeployOptions, deployUnderLoad, fleetStack, setRelease, timedPulumi } from "./driver";
+import { DeployOptions, deployUnderLoad, fleetAdminSocket, fleetStack, setRelease, timedPulumi } from "./driver";
 import { BenchRun, writeReport } from "./bench-report";
 import { validatePauseMs } from "./load";
 import { latestDeployEvents, summarize } from "../lib/runner/events";
@@ -69,10 +71,12 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
     hosts: hosts.map((n) => ({ name: n, roles: ["web"] })),
     appEnvironment: { START_DELAY_MS: "1000" },
     stockSshdLimits: true,
+    // Overlap rows follow the cycle rows on the same fleet (the standby slots idle until then).
+    standby: true,
   });
   const key = `cutover/${name}/app`;
   const base = { hosts: size, date: new Date().toISOString(), load: loadLabel };
-  const measured = { load: { pauseMs } };
+  const measured = { load: { pauseMs }, capacity: { socket: fleetAdminSocket(name), backend: "web", hosts: size } };
   // Deploys reuse the agent of the `up` before (a developer's machine, a CI job deploying
   // twice); these start their own, as every `up` on a fresh CI runner does, and their SSH
   // handshakes are all of the deploy's connections.
@@ -84,13 +88,17 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
     let version = 1;
     // Rollback targets: the release before the last one, by id.
     const ids = [String((await stack.outputs()).releaseId?.value ?? "")];
-    const deploy = async (tool: string, batch: 1 | "25%", opts: DeployOptions) => {
+    const deploy = async (tool: string, batch: 1 | "25%", opts: DeployOptions, strategy: "cycle" | "overlap" = "cycle") => {
       version += 1;
-      const m = await deployUnderLoad(stack, lbUrl, String(version), { batchSize: batch }, () => undefined, opts);
-      runs.push({ ...base, tool, kind: "deploy", batch: String(batch), ...m, loadAverage: load() });
+      const m = await deployUnderLoad(stack, lbUrl, String(version), { batchSize: batch, strategy }, () => undefined, opts);
+      runs.push({ ...base, tool, strategy, kind: "deploy", batch: String(batch), ...m, loadAverage: load() });
       ids.push(m.releaseId);
       const out = Object.values(m.outOfRotationSeconds).map((x) => x.toFixed(1)).join("/");
-      say(`${size} hosts, batch ${batch}${opts.coldAgent ? ", new agent" : ""}: deploy ${m.deployWallSeconds} s, ${m.sshHandshakes} SSH handshakes, agent ${m.agentRssMB ?? "?"} MB, ${m.failed} failed of ${m.requests}, out of rotation ${out} s`);
+      say(
+        `${size} hosts, ${strategy}, batch ${batch}${opts.coldAgent ? ", new agent" : ""}: deploy ${m.deployWallSeconds} s, ${m.secondsBelowCapacity} s below capacity, ` +
+          `${m.sshHandshakes} SSH handshakes, agent ${m.agentRssMB ?? "?"} MB, ${m.failed} failed of ${m.requests}, out of rotation ${out || "–"} s`,
+      );
+      if (m.error) throw new Error(`deploy of ${version} failed: ${m.error}`);
     };
     const noopAndPreview = async () => {
       const noop = await timed(stack, ["up", "--yes", "--skip-preview"]);
@@ -106,7 +114,7 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
       // starts from the latest release.
       const previous = String(version - 1);
       const m = await deployUnderLoad(stack, lbUrl, previous, { batchSize: 1 }, () => undefined, { ...measured, release: ids.at(-2) });
-      runs.push({ ...base, tool: "cutover", kind: "rollback", batch: "1", ...m, loadAverage: load() });
+      runs.push({ ...base, tool: "cutover", strategy: "cycle", kind: "rollback", batch: "1", ...m, loadAverage: load() });
       say(`${size} hosts: rollback to ${ids.at(-2)} ${m.deployWallSeconds} s, ${m.uploads} uploads, ${m.failed} failed`);
       version += 1;
       await setRelease(stack, String(version));
@@ -122,17 +130,32 @@ async function benchSize(size: number, runs: BenchRun[]): Promise<void> {
       await deploy(coldAgent, "25%", { ...measured, coldAgent: true });
       if (size > batch1MaxHosts) await noopAndPreview();
     }
-    if (size === 4) {
+    // The naive ways, on the cycle strategy's slot: what hiding (and overlap) save.
+    if (size === 4 || size === 8) {
       for (const [tool, rollout] of [
         ["in-place restart, one host at a time, no hiding", { batchSize: 1, hideFromLoadBalancer: false }],
         ["in-place restart of all hosts at once (Fabric-style)", { batchSize: "100%", hideFromLoadBalancer: false }],
       ] as const) {
         version += 1;
         const m = await deployUnderLoad(stack, lbUrl, String(version), rollout, () => undefined, measured);
-        runs.push({ ...base, tool, kind: "deploy", batch: String(rollout.batchSize), ...m, loadAverage: load() });
-        say(`${size} hosts, ${tool}: ${m.failed} failed of ${m.requests}`);
+        runs.push({ ...base, tool, strategy: "cycle", kind: "deploy", batch: String(rollout.batchSize), ...m, loadAverage: load() });
+        ids.push(m.releaseId);
+        say(`${size} hosts, ${tool}: ${m.deployWallSeconds} s, ${m.secondsBelowCapacity} s below capacity, ${m.failed} failed of ${m.requests}`);
       }
     }
+    // Overlap: the new release starts in each host's standby slot and takes the traffic; a
+    // rollback within warmSeconds only moves the traffic back to the slot still running it.
+    for (let r = 0; r < repeats; r++) {
+      await deploy("cutover", "25%", measured, "overlap");
+      const m = await deployUnderLoad(stack, lbUrl, String(version - 1), { batchSize: "25%", strategy: "overlap" }, () => undefined, { ...measured, release: ids.at(-2) });
+      runs.push({ ...base, tool: "cutover", strategy: "overlap", kind: "rollback", batch: "25%", ...m, loadAverage: load() });
+      say(`${size} hosts, overlap: rollback to ${ids.at(-2)} ${m.deployWallSeconds} s, ${m.secondsBelowCapacity} s below capacity, ${m.failed} failed of ${m.requests}`);
+      // Forward again, so the next round starts from the latest release.
+      version += 1;
+      await setRelease(stack, String(version), { batchSize: "25%", strategy: "overlap" });
+      ids.push(String((await stack.up()).outputs.releaseId.value));
+    }
+    if (size <= batch1MaxHosts) await deploy("cutover", 1, measured, "overlap");
   } finally {
     await stack.destroy().catch((e: Error) => say(`destroy failed: ${e.message}`));
     await stack.workspace.removeStack(name).catch(() => undefined);

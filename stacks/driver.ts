@@ -8,11 +8,14 @@ import { projectDir } from "./app-config";
 import { runProcess } from "../lib/engine/command-provider/run";
 import { LoadOptions, startLoad } from "./load";
 import { followRollout } from "./progress";
+import { sampleCapacity } from "./capacity";
 
 export interface FleetSpec {
   appEnvironment?: Record<string, string>;
   /** Every sshd keeps OpenSSH's stock MaxStartups/MaxSessions, as on a real server. */
   stockSshdLimits?: boolean;
+  /** A standby slot per host, for the overlap strategy. */
+  standby?: boolean;
   subnet: string;
   hosts: Array<{ name: string; roles: string[] }>;
 }
@@ -31,6 +34,9 @@ export interface DeployMeasure {
   uploads: number;
   /** The agent's peak resident memory (MB) as of the deploy's last step. */
   agentRssMB?: number;
+  /** Seconds in which fewer servers served than hosts, and the fewest seen (with DeployOptions.capacity). */
+  secondsBelowCapacity?: number;
+  fewestServing?: number;
   error?: string;
 }
 
@@ -100,7 +106,12 @@ export interface DeployOptions {
   load?: LoadOptions;
   /** The `up` starts its own agent (timedPulumiColdAgent) instead of reusing the running one. */
   coldAgent?: boolean;
+  /** Samples the backend every 100 ms through this HAProxy admin socket: how many of `hosts` servers serve. */
+  capacity?: { socket: string; backend: string; hosts: number };
 }
+
+/** The local fleet's HAProxy admin socket (LocalFleet's layout under its base dir). */
+export const fleetAdminSocket = (fleetName: string, baseDir = "/var/lib/cutover/fleets") => `${baseDir}/${fleetName}/lb/haproxy/admin.sock`;
 
 /** Deploys `version` while wrk loads the load balancer; progress lines go to `print`. */
 export async function deployUnderLoad(
@@ -115,6 +126,7 @@ export async function deployUnderLoad(
   const project = (await stack.workspace.projectSettings()).name;
   const progress = followRollout(`${project}/${stack.name}/app`, print);
   const load = startLoad(lbUrl, { maxSeconds: 600, ...opts.load });
+  const capacity = opts.capacity ? sampleCapacity(opts.capacity.socket, opts.capacity.backend, opts.capacity.hosts) : undefined;
   await new Promise((r) => setTimeout(r, 1000));
   const upArgs = ["up", "--yes", "--skip-preview"];
   const up = opts.coldAgent ? await timedPulumiColdAgent(stack, upArgs) : await timedPulumi(stack, upArgs);
@@ -123,6 +135,7 @@ export async function deployUnderLoad(
   const releaseId = up.ok ? String((await stack.outputs()).releaseId?.value ?? "") : "";
   await new Promise((r) => setTimeout(r, 1000));
   const result = await load.stop();
+  const sampled = await capacity?.stop();
   return {
     releaseId,
     requests: result.requests,
@@ -136,6 +149,8 @@ export async function deployUnderLoad(
     remoteCommands: summary.remoteCommands,
     uploads: summary.uploads,
     agentRssMB: summary.agentRssMB,
+    secondsBelowCapacity: sampled?.secondsBelowCapacity,
+    fewestServing: sampled?.fewestServing,
     error,
   };
 }

@@ -120,7 +120,7 @@ describe("overlap: the new release beside the old one, and the canary", () => {
 
   it("rolls back within warmSeconds by moving traffic only: no restart, 0 failed", async () => {
     const before = hosts.map(spawns);
-    const r = await deployUnderLoad("1", { batchSize: "100%" }, { release: ids["1"] });
+    const r = await deployUnderLoad("1", {}, { release: ids["1"] });
     const events = latestDeployEvents(key).filter((e) => e.kind === "phase");
     const moves = events.filter((e) => e.kind === "phase" && (e.phase === "unhide" || e.phase === "in-rotation")).map((e) => e.t);
     const moveSeconds = (Math.max(...moves) - Math.min(...moves)) / 1000;

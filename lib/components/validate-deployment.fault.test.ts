@@ -19,7 +19,7 @@ function host(name: string, i: number, roles = ["web"]): Host {
 }
 
 const fleet = (n = 3, roles = ["web"]) => Array.from({ length: n }, (_, i) => host(`web${i + 1}`, i, roles));
-const lb = { role: "web", context: undefined as never };
+const lb = { kind: "haproxy" as const, role: "web", context: undefined as never };
 
 function args(over: Partial<DeploymentArgs> = {}): DeploymentArgs {
   return {
@@ -127,7 +127,7 @@ describe("validateDeployment refuses bad input, naming the argument and the fix"
     expect(refusal({ prepare: { buildHooks: { wrker: ["make"] } } })).toMatch(/prepare\.buildHooks\.wrker names role "wrker", which no host has \(roles: web\); fix the role name/);
     expect(refusal({ checks: { db: "none" } })).toMatch(/checks\.db names role "db"/);
     expect(refusal({ smoke: { path: "/healthz", roles: ["api"] } })).toMatch(/smoke\.roles names role "api"/);
-    expect(refusal({ loadBalancer: { role: "api", context: undefined as never } })).toMatch(/no host has the load balancer's role "api"/);
+    expect(refusal({ loadBalancer: { kind: "haproxy", role: "api", context: undefined as never } })).toMatch(/no host has the load balancer's role "api"/);
   });
 
   it("smoke paths and deadlines", () => {

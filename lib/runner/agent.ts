@@ -197,6 +197,7 @@ export class Agent {
         if (!onces.has(k)) onces.set(k, work());
         return onces.get(k) as Promise<T>;
       },
+      started: <T>(k: string) => onces.get(k) as Promise<T> | undefined,
     };
     const work = name === "prepare" ? prepare(env, host!) : name === "migrate" ? migrate(env) : cycle(cycleEnv, host!).then(() => undefined);
     job.done = work.then(

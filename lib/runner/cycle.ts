@@ -70,6 +70,8 @@ export interface CycleEnv {
   cancelled(): boolean;
   /** Runs `work` once per deploy registration for `key`; later callers share its result. */
   once<T>(key: string, work: () => Promise<T>): Promise<T>;
+  /** What `once` started for `key`, if anything has. */
+  started<T>(key: string): Promise<T> | undefined;
 }
 
 /** Where a failed host stands with the balancer: put back, left hidden, untouched (an operator's), or not fronted. */
@@ -84,6 +86,8 @@ export type HostResult =
       undo?: () => Promise<{ back: boolean; detail: string }>;
       /** The overlap slot now serving. */
       slot?: SlotName;
+      /** overlap: the slot already ran the release (no restart). */
+      warm?: boolean;
     }
   | {
       kind: "failed";
@@ -240,10 +244,20 @@ export async function cycle(env: CycleEnv, hostName: string): Promise<string[]> 
   const h = hostOf(ctx, hostName);
   const batch = batchOf(ctx, h.name);
   if (ctx.strategy === "overlap") {
-    if (!env.slotOps) throw new Error("internal: the overlap strategy without its host operations");
-    const r = await overlapHost(env, env.slotOps, h);
+    const slotOps = env.slotOps;
+    if (!slotOps) throw new Error("internal: the overlap strategy without its host operations");
+    // A host an earlier batch already moved in a warm wave (below) is done.
+    const wave = env.started<HostResult | undefined>(`warm|${h.name}`);
+    const r = (wave && (await wave)) || (await overlapHost(env, slotOps, h))!;
     if (r.kind === "failed") throw failure(env, h, r, []);
     await canary(env, h, r);
+    // A rollback within warmSeconds: the first batch found its release still running in the idle
+    // slot. Moving traffic back restarts nothing and never lowers capacity, so every later host
+    // whose idle slot is as warm moves now, at once; any other host waits for its own batch.
+    if (r.kind === "switched" && r.warm && batch === 1 && !ctx.canary) {
+      const later = ctx.batches.filter((b) => b.index > 1).flatMap((b) => b.hosts).map((n) => hostOf(ctx, n));
+      await Promise.all(later.map((p) => env.once(`warm|${p.name}`, () => overlapHost(env, slotOps, p, true).catch(() => undefined))));
+    }
     return r.note ? [r.note] : [];
   }
   const earlier = ctx.batches.filter((b) => b.index < batch).flatMap((b) => b.hosts).map((n) => hostOf(ctx, n));

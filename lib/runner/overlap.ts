@@ -56,7 +56,11 @@ async function runInSlot(env: CycleEnv, slotOps: SlotOps, h: HostContext, slot: 
   }
 }
 
-export async function overlapHost(env: CycleEnv, slotOps: SlotOps, h: HostContext): Promise<HostResult> {
+/**
+ * One host to the target. `warmOnly`: only if the idle slot already runs the target and passes
+ * (a rollback within warmSeconds); otherwise nothing is done and the result is undefined.
+ */
+export async function overlapHost(env: CycleEnv, slotOps: SlotOps, h: HostContext, warmOnly = false): Promise<HostResult | undefined> {
   const { ctx } = env;
   const target = ctx.release.id;
   const lb = env.membership?.fronts(h) ? env.membership.slots : undefined;
@@ -91,6 +95,7 @@ export async function overlapHost(env: CycleEnv, slotOps: SlotOps, h: HostContex
 
   // A host serving nobody (an operator's) switches in the slot it has: nothing to overlap with.
   const idle = operatorOut ? serving : otherSlot(serving);
+  if (warmOnly && (operatorOut || slots[idle].release !== target || !slots[idle].passes)) return undefined;
   env.phase(h.name, "switch", `starting ${target} in slot ${idle}`);
   const attached = await runInSlot(env, slotOps, h, idle, target);
   const failed = (why: string, outcome?: JobOutcome, unknown?: boolean): HostResult => ({ kind: "failed", why, outcome, unknown, rotation: untouched, note });
@@ -149,5 +154,5 @@ export async function overlapHost(env: CycleEnv, slotOps: SlotOps, h: HostContex
     const { back, more } = await goBack();
     return { back, detail: back ? `traffic is back on slot ${serving}, which still ran ${slots[serving].release} (no restart)` : more.replace(/^; /, "") };
   };
-  return { kind: "switched", note, undo: idle !== serving && slots[serving].release ? undo : undefined, slot: idle };
+  return { kind: "switched", note, undo: idle !== serving && slots[serving].release ? undo : undefined, slot: idle, warm: outcome.warm === true };
 }

@@ -52,7 +52,7 @@ describe("inventory of existing servers", () => {
 
   it("keeps the private key a secret", async () => {
     const inv = parseInventory(spec, "PRIVATE");
-    expect(await pulumi.output(inv.hosts[0].ssh.privateKey).isSecret).toBe(true);
+    expect(await pulumi.isSecret(pulumi.output(inv.hosts[0].ssh.privateKey))).toBe(true);
   });
 
   it.each([

@@ -40,6 +40,8 @@ export function testContext(batches: string[][], over: Partial<DeployContext> = 
     keepReleases: 3,
     restoreCycled: false,
     stableSeconds: 0,
+    strategy: "cycle",
+    warmSeconds: 0,
     minInRotation: 1,
     minInRotationByDefault: false,
     timeouts: { restart: 120, alive: 10, checkCommand: 30, install: 600, buildHook: 600, migration: 600, backup: 600, upload: 600 },
@@ -221,5 +223,6 @@ export function testEnv(
       if (!onces.has(key)) onces.set(key, work());
       return onces.get(key) as Promise<T>;
     },
+    started: <T>(key: string) => onces.get(key) as Promise<T> | undefined,
   };
 }
