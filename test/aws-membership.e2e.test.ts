@@ -84,9 +84,11 @@ function findAgent(dir: string): number | undefined {
 }
 
 interface Step {
-  op: "rotation" | "hide" | "putBack";
+  op: "rotation" | "hide" | "putBack" | "slots.servers" | "slots.move";
   host: keyof typeof targets | string;
   options?: object;
+  /** The host's standby slot's port (overlap). */
+  standbyPort?: number;
 }
 type Outcome = { op: string; host: string; ok: true; result: unknown; ms: number } | { op: string; host: string; ok: false; error: string; ms: number };
 
@@ -98,10 +100,12 @@ const m = awsTargetGroupMembership(lb);
 (async () => {
   for (const s of steps) {
     const h = { name: s.host, roles: ["web"], root: "/srv/app", restartCommand: "true", app: { address: "10.0.1.10", port: 8080 },
-      ssh: { address: "10.0.1.10", port: 22, user: "cutover", privateKey: "", hostKey: "" } };
+      ssh: { address: "10.0.1.10", port: 22, user: "cutover", privateKey: "", hostKey: "" },
+      standby: s.standbyPort ? { port: s.standbyPort, restartCommand: "true", stopCommand: "true", server: s.host + "-b" } : undefined };
     const t = Date.now();
     try {
-      const result = await m[s.op](h, s.options);
+      const fn = s.op.split(".").reduce((o, k) => o[k], m);
+      const result = await fn(h, s.options);
       console.log(JSON.stringify({ op: s.op, host: s.host, ok: true, result: result ?? null, ms: Date.now() - t }));
     } catch (e) {
       console.log(JSON.stringify({ op: s.op, host: s.host, ok: false, error: e.message, ms: Date.now() - t }));
@@ -378,5 +382,40 @@ describe("the membership against the local ELBv2 Query-API server, from the agen
     expect(r.outcomes[0]).toMatchObject({ ok: false });
     expect(r.outcomes[0].ok ? "" : r.outcomes[0].error).toMatch(/^reading the health of web1 .* failed: SignatureDoesNotMatch: /);
     expect(since(from).map((q) => q.signature)).toEqual(["signature does not match"]);
+  });
+
+  it("overlap: traffic moves between the two slots' targets (same instance, two ports): the new one healthy before the old one leaves", async () => {
+    const from = server.requests.length;
+    const b = { id: targets.web1.id, port: 8081 };
+    const step = (op: Step["op"], options?: object): Step => ({ op, host: "web1", options, standbyPort: 8081 });
+    const r = await membership(lbOf(web), [
+      step("slots.servers"),
+      step("slots.move", { to: "b", from: "a", was: "ready" }),
+      step("slots.servers"),
+      step("slots.move", { to: "a", from: "b", was: "ready" }),
+      step("slots.servers"),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const slots = (i: number) => {
+      const v = ok(r.outcomes[i]) as Record<"a" | "b", { inRotation: boolean; ours: boolean }>;
+      return { a: [v.a.inRotation, v.a.ours], b: [v.b.inRotation, v.b.ours] };
+    };
+    // At first slot b's target is not registered and carries no marker: not Cutover's (yet).
+    expect(slots(0)).toEqual({ a: [true, false], b: [false, false] });
+    // After the move, the idle slot's target is out with Cutover's marker: never taken for an operator's.
+    expect(slots(2)).toEqual({ a: [false, true], b: [true, false] });
+    expect(slots(4)).toEqual({ a: [true, false], b: [false, true] });
+    const reqs = since(from);
+    const move = reqs.slice(reqs.findIndex((q) => q.action === "RegisterTargets"));
+    expect(move[0].params).toMatchObject({ "Targets.member.1.Id": "i-0aaa", "Targets.member.1.Port": "8081" });
+    const order = move.map((q) => `${q.action}${q.params["Targets.member.1.Port"] ? ` ${q.params["Targets.member.1.Port"]}` : ""}`);
+    // Registered and healthy first; only then is the old target marked idle and deregistered.
+    const at = (x: string) => order.indexOf(x);
+    expect(at("RegisterTargets 8081")).toBeLessThan(at("AddTags"));
+    expect(at("AddTags")).toBeLessThan(at("DeregisterTargets 8080"));
+    expect(order.slice(at("RegisterTargets 8081"), at("AddTags"))).toContain("DescribeTargetHealth 8081");
+    expect(server.state(web, "i-0aaa", 8080)).toBe("healthy");
+    expect(server.state(web, b.id, b.port)).toBe("unused");
+    expect(Object.keys(server.tags(web))).toEqual([markerKey(b)]);
   });
 });

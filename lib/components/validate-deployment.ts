@@ -182,9 +182,6 @@ export function validateRollout(args: RolloutSettings): void {
 /** overlap needs a second slot on every host it deploys, and a balancer that fronts both. */
 function validateSlots(args: DeploymentArgs): void {
   if (args.strategy !== "overlap") return;
-  if (args.loadBalancer && args.loadBalancer.kind !== "haproxy") {
-    throw new CutoverInputError("strategy", args.strategy, `the ${args.loadBalancer.kind} balancer cannot front two slots per host yet; use "cycle" there`);
-  }
   args.hosts.forEach((h, i) => {
     if (!h.standby || h.stopCommand === undefined) {
       throw new CutoverInputError(`hosts[${i}].standby`, h.standby, `strategy "overlap" needs a second slot on ${h.name} (and its stopCommand): a local fleet with "standby": true has one`);
@@ -197,6 +194,13 @@ function validateSlots(args: DeploymentArgs): void {
   });
 }
 
+/** The canary judges per-server response counts: HAProxy keeps them, an AWS target group does not. */
+function validateCanary(args: DeploymentArgs): void {
+  if (args.canary && args.loadBalancer && args.loadBalancer.kind !== "haproxy") {
+    throw new CutoverInputError("canary", args.canary, `the ${args.loadBalancer.kind} balancer counts no responses per target, so a canary cannot be judged there; drop canary or front the role with HAProxy`);
+  }
+}
+
 export function validateDeployment(args: DeploymentArgs): void {
   validateHosts(args);
   if ((args.artifact === undefined) === (args.releaseId === undefined)) {
@@ -206,4 +210,5 @@ export function validateDeployment(args: DeploymentArgs): void {
   validateDeploymentSettings(args);
   validateRollout({ ...args, loadBalancerRole: args.loadBalancer?.role });
   validateSlots(args);
+  validateCanary(args);
 }

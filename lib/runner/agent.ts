@@ -17,7 +17,7 @@ import { DeployContext } from "./context";
 import { appendEvent, Phase } from "./events";
 import { JobEnv, migrate, prepare } from "./jobs";
 import { CycleEnv, StepFailure, cycle } from "./cycle";
-import { sshHostOps, sshSlotOps } from "./host-ops";
+import { EarlyAttaches, sshHostOps, sshSlotOps } from "./host-ops";
 import { membershipFor } from "./membership";
 import { AgentReply, AgentRequest, JobName, agentPaths, readLines, send } from "./protocol";
 import { SshPool } from "./ssh-pool";
@@ -187,10 +187,11 @@ export class Agent {
       },
     };
     const onces = this.onces.get(deploy) ?? new Map<string, Promise<unknown>>();
+    const attachedAtStart: EarlyAttaches = new Map();
     const cycleEnv: CycleEnv = {
       ...env,
-      ops: sshHostOps(ctx, pool, env.log, redeploy),
-      slotOps: ctx.strategy === "overlap" ? sshSlotOps(ctx, pool, env.log, redeploy) : undefined,
+      ops: sshHostOps(ctx, pool, env.log, redeploy, attachedAtStart),
+      slotOps: ctx.strategy === "overlap" ? sshSlotOps(ctx, pool, env.log, redeploy, attachedAtStart) : undefined,
       membership: membershipFor(ctx.loadBalancer, pool),
       cancelled: () => job.cancelled,
       once: <T>(k: string, work: () => Promise<T>) => {

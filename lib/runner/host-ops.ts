@@ -56,11 +56,15 @@ async function readOnly(
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lastLines = (text: string, n = 3) => text.trim().split("\n").slice(-n).join(" ");
 
+/** What a start that attached at once found, for the attach that follows (shared by HostOps and SlotOps). */
+export type EarlyAttaches = Map<string, AttachReply>;
+
 export function sshHostOps(
   ctx: DeployContext,
   pool: SshPool,
   log: (stream: "stdout" | "stderr", text: string) => void,
   redeploy?: string,
+  attachedAtStart: EarlyAttaches = new Map(),
 ): HostOps {
   const t = ctx.timeouts;
   const limits = limitsOf(ctx);
@@ -75,8 +79,6 @@ export function sshHostOps(
     redeploy,
   });
   const jobLimit = (h: HostContext) => jobLimitSeconds(hostCheck(ctx, h), limits);
-  /** What a start that attached at once found, for the attach that follows. */
-  const attachedAtStart = new Map<string, AttachReply>();
 
   return {
     jobLimitSeconds: jobLimit,
@@ -161,7 +163,13 @@ function slotsOf(ctx: DeployContext, h: HostContext): Record<SlotName, SlotComma
 }
 
 /** The overlap strategy's host-side steps (overlap.ts's SlotOps), each one bounded remote command. */
-export function sshSlotOps(ctx: DeployContext, pool: SshPool, log: (stream: "stdout" | "stderr", text: string) => void, redeploy?: string): SlotOps {
+export function sshSlotOps(
+  ctx: DeployContext,
+  pool: SshPool,
+  log: (stream: "stdout" | "stderr", text: string) => void,
+  redeploy: string | undefined,
+  attachedAtStart: EarlyAttaches,
+): SlotOps {
   const t = ctx.timeouts;
   const limits = limitsOf(ctx);
   const slotArgs = (h: HostContext, slot: SlotName, releaseId = ctx.release.id): CycleHostArgs => {
@@ -186,13 +194,17 @@ export function sshSlotOps(ctx: DeployContext, pool: SshPool, log: (stream: "std
         jobId,
         by: ctx.deployer,
         lock: { owner: ctx.deployer, stack: ctx.stack },
+        // One round trip: the start waits for the job's outcome too (the attach reads it from here).
+        attachSeconds: ATTACH_WAIT_SECONDS,
       });
-      const r = await pool.run(h.ssh, script, { limitSeconds: MARGIN_SECONDS });
+      const r = await pool.run(h.ssh, script, { limitSeconds: ATTACH_WAIT_SECONDS + MARGIN_SECONDS });
       if (r.abnormal) {
         log("stderr", `cutover[${h.name}] overlap: lost touch with the host while starting its job (${r.abnormal}); reconnecting\n`);
         return jobId;
       }
       if (r.code !== 0) throw new JobRefused(lastLines(r.stderr, 2) || `starting the standby job exited with ${r.code}`);
+      const reply = parseAttach(r.stdout.slice(r.stdout.indexOf("\n") + 1));
+      if (reply && reply.state !== "running") attachedAtStart.set(jobId, reply);
       return jobId;
     },
     async watchSlot(h, slot) {

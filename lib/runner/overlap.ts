@@ -115,10 +115,12 @@ export async function overlapHost(env: CycleEnv, slotOps: SlotOps, h: HostContex
   };
   try {
     await move(idle, serving);
-    if (idle !== serving) await slotOps.settle(h, idle);
   } catch (e) {
     return failed(`moving traffic to slot ${idle} failed: ${(e as Error).message}; the next \`pulumi up\` finishes the move`, undefined, true);
   }
+  // Recording the serving slot (and timing the old one's stop) runs beside the watch below:
+  // neither changes what serves.
+  const settled = idle !== serving ? slotOps.settle(h, idle).then(() => undefined, (e: Error) => e) : Promise.resolve(undefined);
   // Back to the slot that served before: still warm (its release was kept by the prune), so
   // only checked and given the traffic again.
   const goBack = async (): Promise<{ back: boolean; more: string }> => {
@@ -143,13 +145,15 @@ export async function overlapHost(env: CycleEnv, slotOps: SlotOps, h: HostContex
     const stable = await slotOps.watchSlot(h, idle);
     if (!stable.ok) {
       env.phase(h.name, "unstable", stable.reason);
-      await pruned;
+      await Promise.all([pruned, settled]);
       const { back, more } = await goBack();
       return { kind: "failed", why: `${stable.reason}${more}`, outcome: { result: "unstable", reason: stable.reason, back }, rotation: untouched, note };
     }
     env.phase(h.name, "stable");
   }
   await pruned;
+  const notSettled = await settled;
+  if (notSettled) env.log("stderr", `cutover[${h.name}] overlap: warning: ${notSettled.message}; slot ${serving} keeps running until the next deploy settles it\n`);
   const undo = async () => {
     const { back, more } = await goBack();
     return { back, detail: back ? `traffic is back on slot ${serving}, which still ran ${slots[serving].release} (no restart)` : more.replace(/^; /, "") };

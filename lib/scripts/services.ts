@@ -32,6 +32,11 @@ export function supervisorRestartCommand(conf: string, name: string): string {
   return `supervisorctl -c ${quote(validateAbsolutePath(conf, "conf"))} restart ${quote(validateServiceName(name, "name"))}`;
 }
 
+/** Stops the program (the overlap strategy stops a slot once its warm time is over). */
+export function supervisorStopCommand(conf: string, name: string): string {
+  return `supervisorctl -c ${quote(validateAbsolutePath(conf, "conf"))} stop ${quote(validateServiceName(name, "name"))}`;
+}
+
 // ─── systemd ────────────────────────────────────────────────────────────────────────────
 
 export interface SystemdUnit {
@@ -95,13 +100,18 @@ export function systemdSudoRestartCommand(name: string): string {
   return `sudo -n ${SYSTEMCTL} restart ${quote(`${validateServiceName(name, "name")}.service`)}`;
 }
 
-/** /etc/sudoers.d/<file>: `user` may restart (and query) the unit, as root, without a password. */
+/** The stop a non-root deploy account runs (an overlap slot after its warm time); matches renderSudoRule. */
+export function systemdSudoStopCommand(name: string): string {
+  return `sudo -n ${SYSTEMCTL} stop ${quote(`${validateServiceName(name, "name")}.service`)}`;
+}
+
+/** /etc/sudoers.d/<file>: `user` may restart, stop (and query) the unit, as root, without a password. */
 export function renderSudoRule(a: { user: string; service: string }): string {
   const user = validateNonRootUser(a.user, "user");
   const unit = `${validateServiceName(a.service, "service")}.service`;
   return [
-    `# Rendered by Cutover: ${user} may restart ${unit} and nothing else.`,
-    `${user} ALL=(root) NOPASSWD: ${SYSTEMCTL} restart ${unit}, ${SYSTEMCTL} is-active ${unit}`,
+    `# Rendered by Cutover: ${user} may restart and stop ${unit} and nothing else.`,
+    `${user} ALL=(root) NOPASSWD: ${SYSTEMCTL} restart ${unit}, ${SYSTEMCTL} stop ${unit}, ${SYSTEMCTL} is-active ${unit}`,
     "",
   ].join("\n");
 }

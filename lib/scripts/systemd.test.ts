@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { renderSudoRule, renderSystemdUnit, systemdSudoRestartCommand, writeSecretFileScript } from "./services";
+import { renderSudoRule, renderSystemdUnit, systemdSudoRestartCommand, systemdSudoStopCommand, writeSecretFileScript } from "./services";
 import { fakeRelease, hasCommand, rid, sandbox, type Sandbox } from "./testing/sandbox";
 
 // The app account the local fleets use; created here when this machine has none yet.
@@ -52,14 +52,15 @@ describe("systemd unit", () => {
 describe("sudo rule for the deploy account", () => {
   const rule = renderSudoRule({ user: "cutover", service: "shop" });
 
-  it("allows the restart Cutover runs, and nothing else", () => {
+  it("allows the restart and the stop Cutover runs, and nothing else", () => {
     expect(rule).toBe(
-      "# Rendered by Cutover: cutover may restart shop.service and nothing else.\n" +
-        "cutover ALL=(root) NOPASSWD: /usr/bin/systemctl restart shop.service, /usr/bin/systemctl is-active shop.service\n",
+      "# Rendered by Cutover: cutover may restart and stop shop.service and nothing else.\n" +
+        "cutover ALL=(root) NOPASSWD: /usr/bin/systemctl restart shop.service, /usr/bin/systemctl stop shop.service, /usr/bin/systemctl is-active shop.service\n",
     );
-    // The command after `sudo -n` is word for word one the rule allows.
+    // The commands after `sudo -n` are word for word ones the rule allows.
     const allowed = rule.split("NOPASSWD: ")[1].trim().split(", ");
     expect(allowed).toContain(systemdSudoRestartCommand("shop").replace(/^sudo -n /, ""));
+    expect(allowed).toContain(systemdSudoStopCommand("shop").replace(/^sudo -n /, ""));
     expect(() => renderSudoRule({ user: "root", service: "shop" })).toThrow(/^user "root" is invalid/);
     expect(() => renderSudoRule({ user: "cutover", service: "shop, /bin/sh" })).toThrow(/^service .* is invalid/);
   });

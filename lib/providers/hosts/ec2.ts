@@ -16,7 +16,7 @@ import { awsTargetGroupMembership } from "../lb/aws-target-group";
 import { renderCloudInit } from "./cloud-init";
 import { hostKeyScript } from "./ec2-host-key";
 import { CutoverInputError, validateHostName, validatePort, validateRoleName } from "../../plan";
-import { systemdSudoRestartCommand, writeSecretFileScript } from "../../scripts/services";
+import { systemdSudoRestartCommand, systemdSudoStopCommand, writeSecretFileScript } from "../../scripts/services";
 
 export interface Ec2SubnetSpec {
   id: string;
@@ -242,6 +242,7 @@ export class Ec2Fleet extends pulumi.ComponentResource {
         ssh: { address: p.privateIp, port: 22, user: deployUser, privateKey: pulumi.secret(args.privateKey), hostKey: pinnedKey(p.name, i), gateway },
         root,
         restartCommand: systemdSudoRestartCommand(args.app.name),
+        stopCommand: systemdSudoStopCommand(args.app.name),
         app: { address: p.privateIp, port },
         ready: [i],
       };

@@ -88,4 +88,22 @@ describe("inventory of existing servers", () => {
     expect(await contexts(again.hosts)).toEqual(await contexts(inv.hosts));
     expect(await resolve(hostContextOf(again.loadBalancer!.host))).toEqual(await resolve(hostContextOf(lb.host)));
   });
+
+  it("gives every host a standby slot for the overlap strategy, stopped through the same narrow sudo rule", async () => {
+    const inv = parseInventory({ ...spec, standby: { appPort: 8081, service: { systemd: { name: "shop-b" } } } }, "PRIVATE");
+    expect(inv.hosts[0].stopCommand).toBe("sudo -n /usr/bin/systemctl stop shop.service");
+    expect(inv.hosts[0].standby).toEqual({
+      port: 8081,
+      restartCommand: "sudo -n /usr/bin/systemctl restart shop-b.service",
+      stopCommand: "sudo -n /usr/bin/systemctl stop shop-b.service",
+      server: "web1-b",
+    });
+    // A standby restarted by a command of its own must say how it stops, in one line.
+    const byCommand = { ...spec, standby: { appPort: 8081, service: { restartCommand: "/usr/local/bin/restart-b" } } };
+    expect(() => parseInventory(byCommand, "k")).toThrow(/^inventory\.standby\.service\.stopCommand \(missing\) is invalid: say how the standby slot stops/);
+    // Published and read back (an app stack deploying through a fleet stack's inventory): the same slots.
+    const published = await resolve(publishInventory({ hosts: inv.hosts, gateways: {} }));
+    const again = parseInventory({ ...published, user: "deploy", gateways: spec.gateways }, "PRIVATE");
+    expect(again.hosts.map((h) => [h.stopCommand, h.standby])).toEqual(inv.hosts.map((h) => [h.stopCommand, h.standby]));
+  });
 });

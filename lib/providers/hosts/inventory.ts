@@ -19,7 +19,7 @@ import {
   validateUnixUser,
   validateCommand,
 } from "../../plan";
-import { supervisorRestartCommand, systemdSudoRestartCommand } from "../../scripts/services";
+import { supervisorRestartCommand, supervisorStopCommand, systemdSudoRestartCommand, systemdSudoStopCommand } from "../../scripts/services";
 
 export interface InventoryEndpointSpec {
   address: string;
@@ -33,12 +33,20 @@ export interface InventoryEndpointSpec {
   gateway?: string;
 }
 
-/** How the app is restarted after a switch. */
+/** How the app is restarted after a switch (and stopped: an overlap slot after its warm time). */
 export type InventoryServiceSpec =
   | { systemd: { name: string } }
   | { supervisord: { conf: string; name: string } }
   /** aliveCommand: fails once the app has died (see Host.aliveCommand). */
-  | { restartCommand: string; aliveCommand?: string };
+  | { restartCommand: string; aliveCommand?: string; stopCommand?: string };
+
+/** A host's second slot of the app, for the overlap strategy: its own port, service and HAProxy server. */
+export interface InventoryStandbySpec {
+  appPort: number;
+  service: InventoryServiceSpec;
+  /** Its server in the HAProxy backend; default `<host>-b`. */
+  server?: string;
+}
 
 export interface InventoryHostSpec extends InventoryEndpointSpec {
   name: string;
@@ -50,6 +58,8 @@ export interface InventoryHostSpec extends InventoryEndpointSpec {
   appPort?: number;
   /** Default: the inventory's `service`. */
   service?: InventoryServiceSpec;
+  /** Default: the inventory's `standby`. */
+  standby?: InventoryStandbySpec;
 }
 
 export interface InventorySpec {
@@ -58,6 +68,8 @@ export interface InventorySpec {
   root?: string;
   appPort?: number;
   service?: InventoryServiceSpec;
+  /** Every host's standby slot, unless a host gives its own. */
+  standby?: InventoryStandbySpec;
   gateways?: Record<string, InventoryEndpointSpec>;
   hosts: InventoryHostSpec[];
   /** An existing HAProxy whose backend servers are named after the hosts. */
@@ -121,6 +133,30 @@ function aliveCommandOf(service: InventoryServiceSpec | undefined, argument: str
   return { aliveCommand: validateCommand(service.aliveCommand, `${argument}.aliveCommand`) };
 }
 
+function stopCommandOf(service: InventoryServiceSpec | undefined, argument: string): { stopCommand?: string } {
+  if (!service) return {};
+  if ("systemd" in service) return { stopCommand: systemdSudoStopCommand(validateServiceName(service.systemd?.name, `${argument}.systemd.name`)) };
+  if ("supervisord" in service) {
+    return { stopCommand: supervisorStopCommand(validateAbsolutePath(service.supervisord?.conf, `${argument}.supervisord.conf`), validateServiceName(service.supervisord?.name, `${argument}.supervisord.name`)) };
+  }
+  return service.stopCommand === undefined ? {} : { stopCommand: validateCommand(service.stopCommand, `${argument}.stopCommand`) };
+}
+
+function standbyOf(name: string, spec: InventoryStandbySpec | undefined, argument: string): Pick<Host, "standby"> {
+  if (spec === undefined) return {};
+  const stop = stopCommandOf(spec.service, `${argument}.service`).stopCommand;
+  if (stop === undefined) throw new CutoverInputError(`${argument}.service.stopCommand`, undefined, "say how the standby slot stops (its warm time over): add stopCommand next to restartCommand");
+  return {
+    standby: {
+      port: validatePort(spec.appPort, `${argument}.appPort`),
+      restartCommand: restartCommandOf(spec.service, `${argument}.service`),
+      stopCommand: stop,
+      ...aliveCommandOf(spec.service, `${argument}.service`),
+      server: validateServiceName(spec.server ?? `${name}-b`, `${argument}.server`),
+    },
+  };
+}
+
 /** Turns an inventory into Hosts; `privateKey` (a secret) is the deploy key for every endpoint. */
 export function parseInventory(spec: InventorySpec, privateKey: pulumi.Input<string>, argument = "inventory"): Inventory {
   if (!spec || !Array.isArray(spec.hosts) || spec.hosts.length === 0) {
@@ -162,6 +198,8 @@ export function parseInventory(spec: InventorySpec, privateKey: pulumi.Input<str
       root: validateAbsolutePath(h.root ?? spec.root, `${where}.root`),
       restartCommand: restartCommandOf(h.service ?? spec.service, `${where}.service`),
       ...aliveCommandOf(h.service ?? spec.service, `${where}.service`),
+      ...stopCommandOf(h.service ?? spec.service, `${where}.service`),
+      ...standbyOf(name, h.standby ?? spec.standby, h.standby ? `${where}.standby` : `${argument}.standby`),
       app: {
         address: validateAddress(h.appAddress ?? h.address, `${where}.appAddress`),
         port: validatePort(h.appPort ?? spec.appPort, `${where}.appPort`),
@@ -202,6 +240,11 @@ export function parseInventory(spec: InventorySpec, privateKey: pulumi.Input<str
   return { hosts, gateways, loadBalancer };
 }
 
+/** A host's service as inventory data: the commands themselves. */
+function serviceSpec(h: { restartCommand: string; aliveCommand?: string; stopCommand?: string }): InventoryServiceSpec {
+  return { restartCommand: h.restartCommand, ...(h.aliveCommand ? { aliveCommand: h.aliveCommand } : {}), ...(h.stopCommand ? { stopCommand: h.stopCommand } : {}) };
+}
+
 /**
  * The other direction: what a fleet stack publishes (its `inventory` output) so that app
  * stacks can deploy to its hosts through a StackReference. Everything but the private key,
@@ -231,7 +274,10 @@ export function publishInventory(a: {
       root: h.root,
       appAddress: h.app.address,
       appPort: h.app.port,
-      service: { restartCommand: h.restartCommand, ...(h.aliveCommand ? { aliveCommand: h.aliveCommand } : {}) },
+      service: serviceSpec(h),
+      ...(h.standby
+        ? { standby: { appPort: h.standby.port, server: h.standby.server, service: serviceSpec({ restartCommand: h.standby.restartCommand, aliveCommand: h.standby.aliveCommand, stopCommand: h.standby.stopCommand }) } }
+        : {}),
     })),
     ...(lb
       ? { loadBalancer: { haproxy: { name: lb.host.name, ...endpoint(lb.host), adminSocket: lb.adminSocket, backend: lb.backend, ...(lb.url ? { url: lb.url } : {}) } } }

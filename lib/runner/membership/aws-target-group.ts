@@ -45,7 +45,8 @@ import {
   RegisterTargetsCommand,
   RemoveTagsCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
-import type { HideOptions, Membership, PriorState, Rotation } from ".";
+import type { HideOptions, Membership, PriorState, Rotation, SlotServer } from ".";
+import type { SlotName } from "../../scripts/standby";
 import { AwsTargetGroupContext, HostContext } from "../context";
 
 /** The part of the SDK client used here (a real client, or one under aws-sdk-client-mock). */
@@ -85,13 +86,15 @@ export function awsTargetGroupMembership(
   const group = /:targetgroup\/([^/]+)\//.exec(lb.targetGroupArn)?.[1] ?? lb.targetGroupArn;
   const arn = lb.targetGroupArn;
   const pollMs = (lb.pollSeconds ?? 2) * 1000;
-  const targetOf = (h: HostContext) => {
+  /** The host's target; `b`: its standby slot's, the same instance on the standby's port (overlap). */
+  const targetOf = (h: HostContext, slot: SlotName = "a") => {
     const t = lb.targets[h.name];
     if (!t) throw new Error(`${h.name} has no target in ${group} (targets: ${Object.keys(lb.targets).join(", ") || "none"})`);
-    return { Id: t.id, Port: t.port };
+    if (slot === "b" && !h.standby) throw new Error(`${h.name} has no standby slot: the overlap strategy needs one on every host the target group fronts`);
+    return { Id: t.id, Port: slot === "a" ? t.port : h.standby!.port };
   };
-  const keyOf = (h: HostContext) => markerKey({ id: targetOf(h).Id, port: targetOf(h).Port });
-  const where = (h: HostContext) => `${h.name} (target ${targetOf(h).Id}:${targetOf(h).Port} of ${group})`;
+  const keyOf = (h: HostContext, slot: SlotName = "a") => markerKey({ id: targetOf(h, slot).Id, port: targetOf(h, slot).Port });
+  const where = (h: HostContext, slot: SlotName = "a") => `${h.name} (target ${targetOf(h, slot).Id}:${targetOf(h, slot).Port} of ${group})`;
   const because = (last: Health) => (last.reason ? ` (${last.reason}${last.description ? `: ${last.description}` : ""})` : "");
 
   /** One SDK call, retried while AWS throttles, never past the deadline. */
@@ -111,9 +114,9 @@ export function awsTargetGroupMembership(
     }
   }
 
-  async function health(h: HostContext, deadline: number): Promise<Health> {
+  async function health(h: HostContext, deadline: number, slot: SlotName = "a"): Promise<Health> {
     const out = await call(h, "reading the health of", deadline, () =>
-      client.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn, Targets: [targetOf(h)] })),
+      client.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn, Targets: [targetOf(h, slot)] })),
     );
     const d = out.TargetHealthDescriptions?.[0]?.TargetHealth;
     return { state: d?.State ?? "unused", reason: d?.Reason, description: d?.Description };
@@ -130,19 +133,19 @@ export function awsTargetGroupMembership(
     }
   }
 
-  const waitFor = (h: HostContext, goal: string, done: (s: string) => boolean, seconds: number, deadline: number) =>
+  const waitFor = (h: HostContext, goal: string, done: (s: string) => boolean, seconds: number, deadline: number, slot: SlotName = "a") =>
     poll(
-      () => health(h, deadline),
+      () => health(h, deadline, slot),
       (last) => done(last.state),
       deadline,
-      (last) => `${where(h)} did not ${goal} within ${seconds} s: last state ${last.state}${because(last)}`,
+      (last) => `${where(h, slot)} did not ${goal} within ${seconds} s: last state ${last.state}${because(last)}`,
     );
 
   /** The marker's value for this target, if the group carries one. */
-  async function marker(h: HostContext, deadline: number): Promise<string | undefined> {
+  async function marker(h: HostContext, deadline: number, slot: SlotName = "a"): Promise<string | undefined> {
     const out = await call(h, "reading the tags of the group of", deadline, () => client.send(new DescribeTagsCommand({ ResourceArns: [arn] })));
     const tags = out.TagDescriptions?.find((d) => d.ResourceArn === arn)?.Tags ?? [];
-    return tags.find((t) => t.Key === keyOf(h))?.Value;
+    return tags.find((t) => t.Key === keyOf(h, slot))?.Value;
   }
 
   /** Waits (bounded) until at least `min` targets other than this host's are healthy. */
@@ -171,6 +174,38 @@ export function awsTargetGroupMembership(
     fronts: (h) => h.roles.includes(lb.role) && lb.targets[h.name] !== undefined,
     // No balancer-side guard exists for a target group: the next `pulumi up` finds the marker.
     guarded: false,
+
+    // Overlap: a target per slot (the instance on each slot's port). The idle slot's target is
+    // deregistered with a marker tag saying `idle`, so it is never taken for someone else's.
+    slots: {
+      async servers(h) {
+        const deadline = clock.now() + lb.upSeconds * 1000;
+        const one = async (slot: SlotName): Promise<SlotServer> => {
+          const now = await health(h, deadline, slot);
+          const inRotation = now.state !== "unused" && now.state !== "draining";
+          const ours = inRotation ? false : (await marker(h, deadline, slot)) !== undefined;
+          return { inRotation, admin: "ready", ours, status: now.state };
+        };
+        const [a, b] = await Promise.all([one("a"), one("b")]);
+        return { a, b };
+      },
+      // A target group cannot mark a target healthy: the new slot's target serves once the
+      // group's own checks say healthy, and only then is the old one deregistered.
+      async move(h, o) {
+        const up = clock.now() + lb.upSeconds * 1000;
+        const to = targetOf(h, o.to);
+        await call(h, "registering", up, () => client.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [to] })));
+        await waitFor(h, "turn healthy", (s) => s === "healthy", lb.upSeconds, up, o.to);
+        await call(h, "removing the marker of", up, () => client.send(new RemoveTagsCommand({ ResourceArns: [arn], TagKeys: [keyOf(h, o.to)] })));
+        if (o.from === undefined) return;
+        const from = o.from;
+        const drain = clock.now() + lb.drainSeconds * 1000;
+        const Tags = [{ Key: keyOf(h, from), Value: `idle ${new Date(clock.now()).toISOString()}` }];
+        await call(h, "marking as idle", drain, () => client.send(new AddTagsCommand({ ResourceArns: [arn], Tags })));
+        await call(h, "deregistering", drain, () => client.send(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: [targetOf(h, from)] })));
+        await waitFor(h, "finish draining", (s) => s === "unused", lb.drainSeconds, drain, from);
+      },
+    },
 
     async rotation(h): Promise<Rotation> {
       const deadline = clock.now() + lb.upSeconds * 1000;
