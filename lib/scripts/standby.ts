@@ -59,6 +59,9 @@ function slotVars(slots: Record<SlotName, SlotCommands>): Record<string, string>
 export const STANDBY_JOB_BODY = [
   '[ -f "$releases/$release_id/.prepared" ] || fail cycle "release $release_id is not prepared on this host; run pulumi up so its prepare step runs first"',
   '[ -d "$slots_dir" ] || mkdir -p -- "$slots_dir" || fail standby "cannot create $slots_dir"',
+  // A host deployed with `cycle` until now: its usual slot runs what `current` names (that
+  // strategy restarts it after every swap). Recorded once, so that release counts as warm.
+  '[ -e "$slots_dir/a" ] || [ -e "$slots_dir/serving" ] || { _w=$(current_id); [ -z "$_w" ] || printf \'%s\\n\' "$_w" > "$slots_dir/a"; }',
   // A warm-time stop still pending for this slot must not stop what this job starts.
   'rm -f -- "$slots_dir/$slot.stop"',
   "was=$(current_id)",
@@ -110,6 +113,8 @@ export interface SlotsProbe {
 export const PROBE_SLOTS_BODY = [
   'slot_ok() { [ "$2" = "$release_id" ] || { echo 0; return; }; check_target=$3; alive_cmd=$4; if alive && check_release "$release_id" 1 >/dev/null; then echo 1; else echo 0; fi; }',
   'sa=$(cat -- "$slots_dir/a" 2>/dev/null || true); sb=$(cat -- "$slots_dir/b" 2>/dev/null || true)',
+  // Never deployed with overlap: slot a runs what `current` names (see the standby job).
+  '[ -n "$sa" ] || [ -e "$slots_dir/serving" ] || sa=$(current_id)',
   'sv=$(cat -- "$slots_dir/serving" 2>/dev/null || true)',
   'echo "cutover-slots serving=$sv a=$sa a_ok=$(slot_ok a "$sa" "$slot_a_url" "$slot_a_alive") b=$sb b_ok=$(slot_ok b "$sb" "$slot_b_url" "$slot_b_alive")"',
 ];
