@@ -94,7 +94,7 @@ function localTarget(): Target {
     outputs: {
       lbUrl: fleet.loadBalancer.url,
       gateway: `${fleet.gateway.ssh.address}:${fleet.gateway.ssh.port}`,
-      hosts: fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root })),
+      hosts: fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root, ...(h.standby ? { standby: { port: h.standby.port, server: h.standby.server } } : {}) })),
       reachable: fleet.reachable,
       ssh: {
         user: fleet.gateway.ssh.user,
@@ -156,7 +156,7 @@ function awsTarget(): Target {
     outputs: {
       lbUrl: fleet.lbUrl,
       gateway: pulumi.interpolate`${fleet.bastion.ssh.address}:22`,
-      hosts: fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root })),
+      hosts: fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root, ...(h.standby ? { standby: { port: h.standby.port, server: h.standby.server } } : {}) })),
       targetGroupArn: fleet.targetGroupArn,
     },
   };

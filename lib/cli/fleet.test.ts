@@ -62,6 +62,23 @@ describe("the per-host status probe", () => {
     expect((await probe()).lock).toEqual({ held: false });
   });
 
+  it("asks an overlap host's serving slot (its last settled move), and says which", async () => {
+    const other = http.createServer((_req, res) => res.end("1-aaaaaaaaaaaa\n"));
+    await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
+    const otherPort = (other.address() as AddressInfo).port;
+    const host = { name: "web1", roles: ["web"], address: "127.0.0.1", port: otherPort, root, standby: { port, server: "web1-b" } };
+    const ask = async () => parseProbe("web1", await runProcess("bash", ["-c", hostProbe(host, "/healthz")], {}));
+    try {
+      expect(await ask()).toMatchObject({ slot: "a", serves: "1-aaaaaaaaaaaa" }); // never moved: slot a
+      fs.mkdirSync(path.join(root, ".cutover", "slots"), { recursive: true });
+      fs.writeFileSync(path.join(root, ".cutover", "slots", "serving"), "b\n");
+      expect(await ask()).toMatchObject({ slot: "b", serves: "2-bbbbbbbbbbbb" });
+    } finally {
+      fs.rmSync(path.join(root, ".cutover", "slots"), { recursive: true, force: true });
+      await new Promise<void>((r) => other.close(() => r()));
+    }
+  });
+
   it("says when the app does not answer", async () => {
     const s = parseProbe("web1", { code: 0, stdout: "current -\nlock free\nhttp 000\nbody curl: (7) Failed to connect\n", stderr: "" });
     expect(s).toMatchObject({ current: undefined, serves: "no answer (Failed to connect)" });

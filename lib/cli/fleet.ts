@@ -26,6 +26,8 @@ export interface FleetHost {
   address: string;
   port: number;
   root: string;
+  /** The host's second slot (overlap): its port and balancer server. */
+  standby?: { port: number; server: string };
 }
 
 export interface LoadBalancerRef {
@@ -48,14 +50,14 @@ export interface Fleet {
 export function fleetFromOutputs(outputs: OutputMap, defaults: { appPort: number }, flags: string): Fleet {
   const ssh = outputs.ssh?.value as { user: string; gateway?: EndpointOut; hosts: Record<string, EndpointOut> } | undefined;
   const key = outputs.deployKey?.value as string | undefined;
-  const hostsOut = outputs.hosts?.value as Array<{ name: string; roles: string[]; address: string; root: string; port?: number }> | undefined;
+  const hostsOut = outputs.hosts?.value as Array<Omit<FleetHost, "port"> & { port?: number }> | undefined;
   if (!ssh || !key || !hostsOut) {
     throw new CliError(
       `cutover: the stack has no ${["ssh", "deployKey", "hosts"].filter((k) => !outputs[k]).join(", ")} output(s) yet: deploy it first (\`cutover deploy ${flags}\`); ` +
         "a program of its own exports them as stacks/index.ts does",
     );
   }
-  const hosts = hostsOut.map((h) => ({ name: h.name, roles: h.roles, address: h.address, port: h.port ?? defaults.appPort, root: h.root }));
+  const hosts = hostsOut.map((h) => ({ name: h.name, roles: h.roles, address: h.address, port: h.port ?? defaults.appPort, root: h.root, standby: h.standby }));
   const lbOut = outputs.loadBalancer?.value as LoadBalancerRef | undefined;
   let loadBalancer: LoadBalancerRef | undefined = lbOut;
   if (!loadBalancer && ssh.hosts.lb && hosts.length) {
@@ -85,6 +87,8 @@ export interface HostState {
   error?: string;
   current?: string;
   serves?: string;
+  /** The slot that serves (an overlap host). */
+  slot?: "a" | "b";
   lock?: {
     held: boolean;
     owner?: string;
@@ -127,7 +131,15 @@ export function hostProbe(h: FleetHost, healthPath: string): string {
     "else",
     '  echo "lock free"',
     "fi",
-    sh`if body=$(curl -sS --max-time 3 -w '\ncutover-http %{http_code}' ${`http://${h.address}:${h.port}${healthPath}`} 2>&1); then :; fi`,
+    // An overlap host serves from the slot its last deploy settled on: ask that slot's port.
+    sh`url=${`http://${h.address}:${h.port}${healthPath}`}`,
+    ...(h.standby
+      ? [
+          'slot=$(cat "$root/.cutover/slots/serving" 2>/dev/null || echo a); echo "slot $slot"',
+          sh`[ "$slot" != b ] || url=${`http://${h.address}:${h.standby.port}${healthPath}`}`,
+        ]
+      : []),
+    "if body=$(curl -sS --max-time 3 -w '\ncutover-http %{http_code}' \"$url\" 2>&1); then :; fi",
     'printf "%s\\n" "$body" | sed -n "s/^cutover-http /http /p"',
     'printf "%s\\n" "$body" | grep -v "^cutover-http " | head -n 1 | sed "s/^/body /"',
   ]);
@@ -150,11 +162,13 @@ export function parseProbe(host: string, r: RunResult): HostState {
   const body = field("body") ?? "";
   const serves = !code || code === "000" ? `no answer${body ? ` (${body.replace(/^curl: \(\d+\) /, "")})` : ""}` : code === "200" ? body : `HTTP ${code}: ${body}`;
   const current = field("current");
+  const slot = field("slot");
   return {
     host,
     reachable: true,
     current: current === "-" ? undefined : current,
     serves,
+    ...(slot === "a" || slot === "b" ? { slot } : {}),
     lock: { held: field("lock") === "held", ...info },
   };
 }

@@ -231,7 +231,9 @@ const commands: Record<string, Command> = {
         haproxyStates(fleet),
       ]);
       const release = typeof outputs.releaseId?.value === "string" ? (outputs.releaseId.value as string) : undefined;
-      const rows = fleet.hosts.map((h, i) => ({ ...states[i], roles: h.roles, loadBalancer: lb.states[h.name] }));
+      // An overlap host's balancer state is its serving slot's server's.
+      const serverOf = (h: (typeof fleet.hosts)[number], s: HostState) => (s.slot === "b" && h.standby ? h.standby.server : h.name);
+      const rows = fleet.hosts.map((h, i) => ({ ...states[i], roles: h.roles, loadBalancer: lb.states[serverOf(h, states[i])] }));
       if (p.json) {
         print(JSON.stringify({ stack: ref.name, release, hosts: rows, loadBalancerError: lb.error }, null, 2));
       } else {
@@ -241,7 +243,7 @@ const commands: Record<string, Command> = {
           ["host", "roles", "current", `serves ${healthPath}`, "load balancer", "lock"],
           ...rows.map((r) =>
             r.reachable
-              ? [r.host, r.roles.join(","), r.current ?? "(none)", r.serves ?? "?", r.loadBalancer ?? "-", lockText(r)]
+              ? [r.host, r.roles.join(","), r.current ?? "(none)", `${r.serves ?? "?"}${r.slot ? ` (slot ${r.slot})` : ""}`, r.loadBalancer ?? "-", lockText(r)]
               : [r.host, r.roles.join(","), "UNREACHABLE", r.error ?? "", r.loadBalancer ?? "-", "?"],
           ),
         ];
