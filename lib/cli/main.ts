@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CliError, OptionSpec, Parsed, UsageError, optionHelp, parseArgs, positiveInt, str } from "./args";
-import { appConfig, configValue, firstLine, openStack, setAppConfig, StackRef } from "./workspace";
+import { allConfig, appConfig, configValue, firstLine, openStack, setAppConfig, StackRef } from "./workspace";
 import { checkpointReleases, historyRows, historyTable, successfulReleases } from "./history";
 import { webhookFromConfig, webhookNotifier } from "./notify";
 import { defaultDeployer, readEngineRecords, runUpdate } from "./update";
@@ -46,7 +46,7 @@ async function requireApp(ref: StackRef): Promise<Record<string, unknown>> {
 }
 
 async function notifierOf(ref: StackRef) {
-  return webhookNotifier(webhookFromConfig(await ref.stack.getAllConfig(), warn), warn);
+  return webhookNotifier(webhookFromConfig(await allConfig(ref), warn), warn);
 }
 
 async function currentRelease(ref: StackRef): Promise<string | undefined> {
@@ -69,8 +69,9 @@ function deployRecords(key: string): Array<Extract<DeployEvent, { kind: "deploy"
 
 async function stackHistory(ref: StackRef) {
   const updates = await ref.stack.history();
-  const who = await ref.stack.workspace.whoAmI().catch(() => ({ url: undefined as string | undefined }));
-  const url = who.url ?? process.env.PULUMI_BACKEND_URL;
+  // The backend's URL, for the checkpoints of a file backend: asked of the CLI only when the
+  // environment does not name it (scripts/engine-env.sh does).
+  const url = process.env.PULUMI_BACKEND_URL ?? (await ref.stack.workspace.whoAmI().catch(() => ({ url: undefined as string | undefined }))).url;
   return historyRows(updates, checkpointReleases(url, ref.project, ref.name), deployRecords(ref.key));
 }
 
@@ -138,7 +139,9 @@ const commands: Record<string, Command> = {
       const app = await requireApp(ref);
       const rows = await stackHistory(ref);
       const releases = successfulReleases(rows);
-      const current = (await currentRelease(ref)) ?? releases[0];
+      // The newest successful update's release is what the stack's releaseId output says; the
+      // outputs (two more CLI runs) are read only for a stack whose history names none.
+      const current = releases[0] ?? (await currentRelease(ref));
       let target = str(p, "to");
       if (target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(target)) {
         throw new UsageError(`--to ${JSON.stringify(target)} is not a release id (\`cutover history ${ref.flags}\` lists them)`);

@@ -28,13 +28,16 @@ export interface StackOptions {
 /** The package root (dist/lib/cli → ../../..), where scripts/engine-env.sh lives. */
 export const packageRoot = path.resolve(__dirname, "..", "..", "..");
 
+/** An executable `pulumi` in a PATH directory (looked up, not run: the Automation API runs it next). */
 function pulumiOnPath(): boolean {
-  try {
-    execFileSync("pulumi", ["version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
+  return (process.env.PATH ?? "").split(path.delimiter).some((dir) => {
+    try {
+      fs.accessSync(path.join(dir || ".", "pulumi"), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Makes `pulumi` callable: as found on PATH, else Cutover's engine with its settings. */
@@ -95,9 +98,17 @@ export function firstLine(text: string): string {
   return (error ?? lines.find((l) => !/^(code|stdout|stderr|err\?):/.test(l)) ?? lines[0] ?? "").replace(/^error: /, "");
 }
 
+const configs = new WeakMap<StackRef, ReturnType<Stack["getAllConfig"]>>();
+
+/** The stack's whole config, read once per command (each read is a CLI run); setAppConfig keeps it current. */
+export function allConfig(ref: StackRef): ReturnType<Stack["getAllConfig"]> {
+  if (!configs.has(ref)) configs.set(ref, ref.stack.getAllConfig());
+  return configs.get(ref)!;
+}
+
 /** The stack's `cutover:app` block (stacks/app-config.ts AppConfig), or undefined. */
 export async function appConfig(ref: StackRef): Promise<Record<string, unknown> | undefined> {
-  const all = await ref.stack.getAllConfig();
+  const all = await allConfig(ref);
   const v = all["cutover:app"];
   if (!v) return undefined;
   try {
@@ -108,12 +119,16 @@ export async function appConfig(ref: StackRef): Promise<Record<string, unknown> 
 }
 
 export async function setAppConfig(ref: StackRef, app: Record<string, unknown>): Promise<void> {
-  await ref.stack.setConfig("cutover:app", { value: JSON.stringify(app) });
+  const value = JSON.stringify(app);
+  await ref.stack.setConfig("cutover:app", { value });
+  // What was read stays true but for this key: no second read.
+  const before = configs.get(ref);
+  if (before) configs.set(ref, before.then((all) => ({ ...all, "cutover:app": { value, secret: false } })));
 }
 
 /** A config value read as JSON when it is JSON (structured config), else as text. */
 export async function configValue(ref: StackRef, key: string): Promise<unknown> {
-  const all = await ref.stack.getAllConfig();
+  const all = await allConfig(ref);
   const v = all[key];
   if (!v) return undefined;
   try {
