@@ -229,7 +229,8 @@ describe("runner faults: host work survives its connection, put back only when k
     const one = await served("web1");
     expect([ids["3"], ids["4"] ?? one]).toContain(one);
     expect(await lockFree("web1")).toBe(true);
-    expect(await access.must("lb", "cat ~/.cutover-lb/*/web/guard.log")).toMatch(/web\/web1 readmitted unchecked/);
+    const guardLog = await access.run("lb", "cat ~/.cutover-lb/*/web/guard.log; echo; ls -la ~/.cutover-lb/*/web/");
+    expect(guardLog.stdout, guardLog.stderr).toMatch(/web\/web1 readmitted unchecked/);
     await configure("4");
     await deployed("4");
   }, 400_000);
