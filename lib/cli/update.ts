@@ -8,6 +8,7 @@ import { DeployEvent, eventLogPath, summarize } from "../runner/events";
 import { followRollout } from "./progress";
 import { Notice, Notifier } from "./notify";
 import { StackRef, firstLine } from "./workspace";
+import { pulumiUp } from "./pulumi-up";
 
 /** What `cutover report` keeps of the engine's events: no inputs, no outputs, no secrets. */
 export interface EngineRecord {
@@ -201,9 +202,8 @@ export async function runUpdate(ref: StackRef, o: UpdateOptions): Promise<Update
   let error: Error | undefined;
   let resourceChanges: Record<string, number> | undefined;
   try {
-    const up = await ref.stack.up({
+    await pulumiUp(ref, {
       message: o.message,
-      color: "never",
       signal: abort.signal,
       onOutput: o.verbose ? (out) => process.stdout.write(out) : undefined,
       onEvent: (e) => {
@@ -214,7 +214,7 @@ export async function runUpdate(ref: StackRef, o: UpdateOptions): Promise<Update
         if (r.type === "summary") resourceChanges = r.resourceChanges;
       },
     });
-    release = String(up.outputs.releaseId?.value ?? release);
+
   } catch (e) {
     error = e as Error;
   } finally {
@@ -222,6 +222,9 @@ export async function runUpdate(ref: StackRef, o: UpdateOptions): Promise<Update
     process.off("SIGTERM", onSignal);
   }
   progress.stop();
+  // The runner's deploy event named the release (followRollout above); only a stack whose
+  // update registered no deploy is asked for its output.
+  if (!error && !release) release = String((await ref.stack.outputs().catch(() => ({}) as Record<string, { value: unknown }>)).releaseId?.value ?? "");
   await announce();
   const seconds = Math.round((Date.now() - started) / 100) / 10;
   const s = summarize(events);
