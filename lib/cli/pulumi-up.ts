@@ -43,7 +43,8 @@ export async function pulumiUp(ref: StackRef, o: UpOptions): Promise<void> {
   const output: string[] = [];
   try {
     const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn("pulumi", args, { cwd: ref.cwd, stdio: ["ignore", "pipe", "pipe"] });
+      // --event-log is one of the CLI's debug flags (the Automation API sets this too).
+      const child = spawn("pulumi", args, { cwd: ref.cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PULUMI_DEBUG_COMMANDS: "true" } });
       const take = (d: Buffer) => {
         output.push(d.toString("utf8"));
         o.onOutput?.(d.toString("utf8"));
