@@ -136,6 +136,8 @@ describe("Cutover as a package: a separate project installs the packed tarball a
     expect(fs.existsSync(path.join(installed, "lib"))).toBe(false);
     const files = filesUnder(installed);
     expect(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
+    // Nothing that exists only for Cutover's own tests: test files, their support code and fixtures, the dev stacks.
+    expect(files.filter((f) => /\.test\.|(^|\/)(testing|test|fixtures|stacks)\//.test(f))).toEqual([]);
     expect(JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8")).name).toBe("cutover");
   });
 
