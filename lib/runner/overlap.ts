@@ -123,7 +123,7 @@ export async function overlapHost(env: CycleEnv, slotOps: SlotOps, h: HostContex
   const settled = idle !== serving ? slotOps.settle(h, idle).then(() => undefined, (e: Error) => e) : Promise.resolve(undefined);
   // Back to the slot that served before: still warm (its release was kept by the prune), so
   // only checked and given the traffic again.
-  const goBack = async (): Promise<{ back: boolean; more: string }> => {
+  const goBack = async (): Promise<{ back: boolean; more: string; warm?: boolean }> => {
     const previous = slots[serving].release;
     try {
       const again = previous ? await runInSlot(env, slotOps, h, serving, previous) : undefined;
@@ -133,7 +133,7 @@ export async function overlapHost(env: CycleEnv, slotOps: SlotOps, h: HostContex
       await move(serving, idle);
       await slotOps.settle(h, serving);
       env.phase(h.name, "restored", `traffic back on slot ${serving} (${previous}${again.outcome.warm ? ", warm: no restart" : ""})`);
-      return { back: true, more: "" };
+      return { back: true, more: "", warm: again.outcome.warm === true };
     } catch (e) {
       return { back: false, more: `; going back failed: ${(e as Error).message}` };
     }
@@ -155,8 +155,9 @@ export async function overlapHost(env: CycleEnv, slotOps: SlotOps, h: HostContex
   const notSettled = await settled;
   if (notSettled) env.log("stderr", `cutover[${h.name}] overlap: warning: ${notSettled.message}; slot ${serving} keeps running until the next deploy settles it\n`);
   const undo = async () => {
-    const { back, more } = await goBack();
-    return { back, detail: back ? `traffic is back on slot ${serving}, which still ran ${slots[serving].release} (no restart)` : more.replace(/^; /, "") };
+    const { back, more, warm } = await goBack();
+    const how = warm ? `which still ran ${slots[serving].release} (no restart)` : `where ${slots[serving].release} was started again`;
+    return { back, detail: back ? `traffic is back on slot ${serving}, ${how}` : more.replace(/^; /, "") };
   };
   return { kind: "switched", note, undo: idle !== serving && slots[serving].release ? undo : undefined, slot: idle, warm: outcome.warm === true };
 }
