@@ -133,6 +133,12 @@ export function parseSlotsProbe(stdout: string): SlotsProbe | undefined {
   };
 }
 
+/** The runner's random hex token (overlap.ts newToken); anything else is a bug, not input. */
+function validToken(token: string): string {
+  if (!/^[a-f0-9]{6,32}$/.test(token)) throw new Error(`internal: bad settle token ${JSON.stringify(token)}`);
+  return token;
+}
+
 export interface SettleArgs {
   root: string;
   host: string;
@@ -164,7 +170,7 @@ export function settleSlots(a: SettleArgs): string {
     stop_cmd: validateCommand(a.stopCommand, "stopCommand"),
     stop_limit: validateInteger(a.stopLimitSeconds, "stopLimitSeconds", { min: 1, max: 3600, unit: "seconds" }),
     lock_file: l.lockFile,
-    token: /^[a-f0-9]{6,32}$/.test(a.token) ? a.token : (() => { throw new Error(`internal: bad token ${a.token}`); })(),
+    token: validToken(a.token),
     warm,
   };
   const stopper = hostScript({
