@@ -9,7 +9,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { hideGuarded, putBackServer, readRotation, type HideArgs } from "./haproxy";
+import { hideGuarded, moveTraffic, putBackServer, readResponses, readRotation, readSlotServers, type HideArgs } from "./haproxy";
 import { SHELLS, hasCommand, runAsync, sandbox, type Sandbox, type Shell } from "./testing/sandbox";
 
 const target = { socket: "/run/haproxy/admin.sock", backend: "web", server: "web1" };
@@ -493,5 +493,36 @@ describe.skipIf(!realHaproxy).each(SHELLS)("haproxy scripts under %s against a r
     expect(away.status).toBe(1);
     // socat says why first; the last line is Cutover's.
     expect(away.stderr.endsWith(`\ncutover[web1] state: cannot reach the HAProxy runtime API at ${box.dir}/nope.sock; is haproxy running?\n`)).toBe(true);
+  });
+
+  it("overlap: moves a host's traffic from one slot's server to the other, then only the new one is sent requests, and says which is idle", async () => {
+    // backend fast: fast1 is the host's slot a (serving), fast2 its slot b (idle, in maint).
+    const slotsOf = { socket: socket(), backend: "fast", server: "fast1", standby: "fast2" };
+    const read = async () => {
+      const r = await sh(readSlotServers(slotsOf));
+      expect(r.stderr).toBe("");
+      return r.stdout.trim().split("\n");
+    };
+    // Whatever earlier tests left: fast1 serving and healthy, fast2 idle.
+    for (const a of fast) a.healthy = true;
+    await api("set server fast/fast1 state ready; set server fast/fast1 health up; set server fast/fast2 state maint");
+    await until("fast1 UP, fast2 MAINT", async () => (await read()).join() === "fast1 status=UP marker=none,fast2 status=MAINT marker=none");
+    const before = fast.map((a) => a.hits);
+    const moved = await traffic(
+      sh(moveTraffic({ socket: socket(), backend: "fast", to: "fast2", from: "fast1", was: "ready", timeoutSeconds: 5, intervalMs: 25 })),
+      fastPort,
+    );
+    expect(moved.value.stderr).toBe("");
+    expect(moved.value.status).toBe(0);
+    expect(await read()).toEqual(["fast1 status=MAINT marker=idle", "fast2 status=UP marker=none"]);
+    // Requests kept being answered all along, and now go to fast2 only.
+    const afterMove = fast.map((a) => a.hits);
+    await traffic(sleep(300), fastPort);
+    expect(fast[0].hits).toBe(afterMove[0]);
+    expect(fast[1].hits).toBeGreaterThan(afterMove[1]);
+    expect(afterMove[1]).toBeGreaterThanOrEqual(before[1]);
+    const counted = await sh(readResponses({ socket: socket(), backend: "fast", server: "fast2" }));
+    expect(counted.stdout).toMatch(/^cutover-responses [1-9]\d* 0$/m);
+    await api("set server fast/fast1 state ready; set server fast/fast2 state ready");
   });
 });

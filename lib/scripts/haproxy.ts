@@ -385,12 +385,13 @@ export function readSlotServers(t: HaproxyTarget & { standby: string }): string 
  * host always has a server in rotation: capacity never drops. With `from` unset (a host that
  * served nothing), only `to` is put in rotation.
  */
-export function moveTraffic(w: HaproxyWait & { to: string; was: "ready" | "drain"; from?: string }): string {
+export function moveTraffic(w: Omit<HaproxyWait, "server"> & { to: string; was: "ready" | "drain"; from?: string }): string {
   const to = validateHaproxyName(w.to, "to");
   const from = w.from === undefined ? "" : validateHaproxyName(w.from, "from");
+  const t = { ...w, server: from || to };
   return haproxyScript(
-    { ...w, server: from || to },
-    { ...waitVars(w), step: "move", to, from, was: w.was },
+    t,
+    { ...waitVars(t), step: "move", to, from, was: w.was },
     [
       MARKERS_SH,
       "lb_lock",
