@@ -167,8 +167,10 @@ const READMIT_SH = [
   '  hap "set weight $backend/$server 0" >/dev/null',
   '  set_state "$step" "$1"',
   // The check HAProxy runs on leaving maint is immediate: 2 s is room for it to end even where
-  // `fall 1` shows a plain UP before it (a settled UP or DOWN after that is its verdict).
-  "  _min=$(( $(now_s) + 2 ))",
+  // `fall 1` shows a plain UP before it (a settled UP or DOWN after that is its verdict). The
+  // clock counts whole seconds, so +3 is at least 2 s (+2 was as little as 1 s: a check that took
+  // 1 s under load was still pending, the weight came back, and a dead app got a request).
+  "  _min=$(( $(now_s) + 3 ))",
   "  _end=$(( $(now_s) + 60 ))",
   '  while [ "$(now_s)" -lt "$_end" ]; do',
   '    read_stat "$step" status',
