@@ -165,7 +165,7 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
     return { kind: "failed", why: "the deploy was cancelled before this host switched", rotation: restoredTo, note };
   }
   env.phase(h.name, "switch");
-  const attached = await startAndAttach(env, h, kind);
+  const attached = await startAndAttach(env, h, () => ops.start(h, kind));
   if (attached.started === false) {
     // The job never started (the lock is held, the host refused): nothing changed.
     await putBack(false);
@@ -195,7 +195,7 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
       let more = "";
       try {
         await hide();
-        const restored = await startAndAttach(env, h, "restore");
+        const restored = await startAndAttach(env, h, () => ops.start(h, "restore"));
         back = restored.outcome?.result === "ok";
         if (back) {
           env.phase(h.name, "restored", "went back to its previous release after it stopped passing its check");
@@ -215,17 +215,18 @@ export async function cycleHost(env: CycleEnv, h: HostContext, kind: "switch" | 
 }
 
 /**
- * Starts a job and reads its outcome. A start whose connection dropped may not have started the
- * job: then (and only then) once more. A start the host refused (JobRefused) is not retried.
+ * Starts a job (`start`, which resolves with its id) and reads its outcome. A start whose
+ * connection dropped may not have started the job: then (and only then) once more. A start the
+ * host refused (JobRefused) is not retried. Used by both strategies (overlap.ts's standby job).
  */
-async function startAndAttach(env: CycleEnv, h: HostContext, kind: "switch" | "restore"): Promise<Awaited<ReturnType<HostOps["attach"]>>> {
+export async function startAndAttach(env: CycleEnv, h: HostContext, start: () => Promise<string>, step = "cycle"): Promise<Awaited<ReturnType<HostOps["attach"]>>> {
   for (let attempt = 1; ; attempt++) {
     let jobId: string;
     try {
-      jobId = await env.ops.start(h, kind);
+      jobId = await start();
     } catch (e) {
       if (e instanceof JobRefused || attempt === 2) return { log: "", why: (e as Error).message, started: false };
-      env.log("stderr", `cutover[${h.name}] cycle: ${(e as Error).message}; trying once more\n`);
+      env.log("stderr", `cutover[${h.name}] ${step}: ${(e as Error).message}; trying once more\n`);
       continue;
     }
     const attached = await env.ops.attach(h, jobId);

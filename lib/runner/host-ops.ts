@@ -15,6 +15,7 @@ import {
   AttachReply,
   CycleHostArgs,
   HostCheck,
+  JobArgs,
   attachJob,
   jobLimitSeconds,
   parseAttach,
@@ -56,6 +57,34 @@ async function readOnly(
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lastLines = (text: string, n = 3) => text.trim().split("\n").slice(-n).join(" ");
 
+/**
+ * Starts a durable job on the host and waits for its outcome in the same command (one round
+ * trip; the attach that follows reads it from `attachedAtStart`). A dropped connection may have
+ * started the job all the same: the id is returned and the attach tells. A refusal (the lock is
+ * held, the release is missing) throws JobRefused.
+ */
+async function startDetached(
+  pool: SshPool,
+  log: (stream: "stdout" | "stderr", text: string) => void,
+  attachedAtStart: EarlyAttaches,
+  h: HostContext,
+  job: CycleHostArgs & Pick<JobArgs, "kind" | "standby">,
+  ctx: DeployContext,
+  step: string,
+): Promise<string> {
+  const jobId = `${Date.now()}-${job.kind}-${randomBytes(3).toString("hex")}`;
+  const script = startJob({ ...job, jobId, by: ctx.deployer, lock: { owner: ctx.deployer, stack: ctx.stack }, attachSeconds: ATTACH_WAIT_SECONDS });
+  const r = await pool.run(h.ssh, script, { limitSeconds: ATTACH_WAIT_SECONDS + MARGIN_SECONDS });
+  if (r.abnormal) {
+    log("stderr", `cutover[${h.name}] ${step}: lost touch with the host while starting its job (${r.abnormal}); reconnecting\n`);
+    return jobId;
+  }
+  if (r.code !== 0) throw new JobRefused(lastLines(r.stderr, 2) || `starting the ${job.kind} job exited with ${r.code}`);
+  const reply = parseAttach(r.stdout.slice(r.stdout.indexOf("\n") + 1));
+  if (reply && reply.state !== "running") attachedAtStart.set(jobId, reply);
+  return jobId;
+}
+
 /** What a start that attached at once found, for the attach that follows (shared by HostOps and SlotOps). */
 export type EarlyAttaches = Map<string, AttachReply>;
 
@@ -89,27 +118,7 @@ export function sshHostOps(
       if (!p) throw new Error(`probe on ${h.name} answered nothing Cutover can read: ${lastLines(out)}`);
       return p;
     },
-    async start(h, kind) {
-      const jobId = `${Date.now()}-${kind}-${randomBytes(3).toString("hex")}`;
-      const script = startJob({
-        ...args(h),
-        kind,
-        jobId,
-        by: ctx.deployer,
-        lock: { owner: ctx.deployer, stack: ctx.stack },
-        attachSeconds: ATTACH_WAIT_SECONDS,
-      });
-      const r = await pool.run(h.ssh, script, { limitSeconds: ATTACH_WAIT_SECONDS + MARGIN_SECONDS });
-      // A dropped connection may have started the job all the same: attach tells.
-      if (r.abnormal) {
-        log("stderr", `cutover[${h.name}] cycle: lost touch with the host while starting its job (${r.abnormal}); reconnecting\n`);
-        return jobId;
-      }
-      if (r.code !== 0) throw new JobRefused(lastLines(r.stderr, 2) || `starting the ${kind} job exited with ${r.code}`);
-      const reply = parseAttach(r.stdout.slice(r.stdout.indexOf("\n") + 1));
-      if (reply && reply.state !== "running") attachedAtStart.set(jobId, reply);
-      return jobId;
-    },
+    start: (h, kind) => startDetached(pool, log, attachedAtStart, h, { ...args(h), kind }, ctx, "cycle"),
     async attach(h, jobId) {
       const early = attachedAtStart.get(jobId);
       attachedAtStart.delete(jobId);
@@ -185,28 +194,8 @@ export function sshSlotOps(
       // No slots line: the probe stopped early (a job still running, release not prepared).
       return { probe, slots: parseSlotsProbe(out) ?? { a: { passes: false }, b: { passes: false } } };
     },
-    async startInSlot(h, slot, releaseId) {
-      const jobId = `${Date.now()}-standby-${randomBytes(3).toString("hex")}`;
-      const script = startJob({
-        ...slotArgs(h, slot, releaseId),
-        kind: "standby",
-        standby: { slot, stopCommand: slotsOf(ctx, h)[slot].stopCommand },
-        jobId,
-        by: ctx.deployer,
-        lock: { owner: ctx.deployer, stack: ctx.stack },
-        // One round trip: the start waits for the job's outcome too (the attach reads it from here).
-        attachSeconds: ATTACH_WAIT_SECONDS,
-      });
-      const r = await pool.run(h.ssh, script, { limitSeconds: ATTACH_WAIT_SECONDS + MARGIN_SECONDS });
-      if (r.abnormal) {
-        log("stderr", `cutover[${h.name}] overlap: lost touch with the host while starting its job (${r.abnormal}); reconnecting\n`);
-        return jobId;
-      }
-      if (r.code !== 0) throw new JobRefused(lastLines(r.stderr, 2) || `starting the standby job exited with ${r.code}`);
-      const reply = parseAttach(r.stdout.slice(r.stdout.indexOf("\n") + 1));
-      if (reply && reply.state !== "running") attachedAtStart.set(jobId, reply);
-      return jobId;
-    },
+    startInSlot: (h, slot, releaseId) =>
+      startDetached(pool, log, attachedAtStart, h, { ...slotArgs(h, slot, releaseId), kind: "standby", standby: { slot, stopCommand: slotsOf(ctx, h)[slot].stopCommand } }, ctx, "overlap"),
     async watchSlot(h, slot) {
       const out = await readOnly(pool, log, h, "stability watch", watchStable({ ...slotArgs(h, slot), stableSeconds: ctx.stableSeconds }), ctx.stableSeconds + t.alive + MARGIN_SECONDS);
       return parseStable(out) ?? { ok: false, reason: `the stability watch answered nothing Cutover can read: ${lastLines(out)}` };

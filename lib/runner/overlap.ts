@@ -20,7 +20,7 @@
  * switched in the slot it has, serving nobody, and left as found.
  */
 import { randomBytes } from "node:crypto";
-import { CycleEnv, HostResult, JobRefused } from "./cycle";
+import { CycleEnv, HostResult, startAndAttach } from "./cycle";
 import { HostContext } from "./context";
 import type { CycleProbe, JobOutcome } from "../scripts/host-job";
 import { SlotName, SlotsProbe, otherSlot } from "../scripts/standby";
@@ -38,23 +38,9 @@ export interface SlotOps {
 
 export const newToken = () => randomBytes(6).toString("hex");
 
-type Attached = Awaited<ReturnType<CycleEnv["ops"]["attach"]>>;
-
-async function runInSlot(env: CycleEnv, slotOps: SlotOps, h: HostContext, slot: SlotName, releaseId: string): Promise<Attached> {
-  for (let attempt = 1; ; attempt++) {
-    let jobId: string;
-    try {
-      jobId = await slotOps.startInSlot(h, slot, releaseId);
-    } catch (e) {
-      if (e instanceof JobRefused || attempt === 2) return { log: "", why: (e as Error).message, started: false };
-      env.log("stderr", `cutover[${h.name}] overlap: ${(e as Error).message}; trying once more\n`);
-      continue;
-    }
-    const attached = await env.ops.attach(h, jobId);
-    if (attached.log) env.log("stdout", attached.log.endsWith("\n") ? attached.log : `${attached.log}\n`);
-    if (attached.started !== false || attempt === 2) return attached;
-  }
-}
+/** The standby job for `releaseId` in `slot`, and its outcome (cycle.ts's startAndAttach). */
+const runInSlot = (env: CycleEnv, slotOps: SlotOps, h: HostContext, slot: SlotName, releaseId: string) =>
+  startAndAttach(env, h, () => slotOps.startInSlot(h, slot, releaseId), "overlap");
 
 /**
  * One host to the target. `warmOnly`: only if the idle slot already runs the target and passes
