@@ -74,8 +74,14 @@ describe.skipIf(!hasCommand("supervisord") || !hasCommand("curl"))("supervisordR
   });
 
   it("a program that dies at start: the restart returns, and the alive command reports it dead with supervisord's words", () => {
+    // startProcess reaps before it answers: a process that has already exited by then (a race
+    // a CI run lost) makes supervisord answer SPAWN_ERROR instead of true, and the restart fails
+    // with those words. Either answer says it was spawned; no other failure is acceptable.
+    const spawned = (r: ReturnType<typeof run>) => {
+      if (r.status !== 0) expect(r.stderr.trim()).toBe("supervisord could not start crashes: SPAWN_ERROR: crashes");
+    };
     const first = run(supervisordRpcRestartCommand(socket, "crashes"));
-    expect(first.status, first.stderr).toBe(0);
+    spawned(first);
     // Asked the way the host's check asks between its polls, until supervisord has seen the exit.
     let alive = run(supervisordRpcAliveCommand(socket, "crashes"));
     for (let i = 0; i < 100 && alive.status === 0; i++) {
@@ -84,9 +90,10 @@ describe.skipIf(!hasCommand("supervisord") || !hasCommand("curl"))("supervisordR
     }
     expect(alive.status).toBe(1);
     expect(alive.stderr.trim()).toMatch(/^supervisord reports crashes (BACKOFF|FATAL|EXITED): \S/);
-    // The next restart stops it whatever state supervisord left it in.
+    // The next restart stops it whatever state supervisord left it in (BACKOFF or FATAL: no
+    // "could not stop"), and spawns it again.
     const again = run(supervisordRpcRestartCommand(socket, "crashes"));
-    expect(again.status, again.stderr).toBe(0);
+    spawned(again);
   });
 
   it("the alive command fails for a program supervisord does not know, with its fault", () => {
