@@ -46,24 +46,13 @@ async function healthz(address: string, port: number): Promise<string> {
 }
 
 /**
- * Installs the packed tarball into <dir>/node_modules without a registry: the tarball's
- * package/ becomes node_modules/cutover (a real directory), and every other package the
- * repo has installed is linked in, so @pulumi/pulumi is one module for program and library.
+ * Installs the packed tarball as a user's project would, with npm: beside the project's own
+ * @pulumi/pulumi (test/consumer/package.json), from npm's cache where it has the packages
+ * (`npm ci` of this repo filled it). No install scripts: the @pulumi packages' scripts fetch
+ * plugins, which the engine here has already.
  */
 function installPacked(tarball: string, dir: string): void {
-  const nodeModules = path.join(dir, "node_modules");
-  const unpacked = path.join(dir, ".unpack");
-  fs.mkdirSync(unpacked, { recursive: true });
-  execFileSync("tar", ["-xzf", tarball, "-C", unpacked], { stdio: "pipe" });
-  fs.mkdirSync(nodeModules, { recursive: true });
-  fs.renameSync(path.join(unpacked, "package"), path.join(nodeModules, "cutover"));
-  fs.rmSync(unpacked, { recursive: true, force: true });
-  const repoModules = path.join(repoRoot, "node_modules");
-  for (const entry of fs.readdirSync(repoModules)) {
-    // cutover comes from the tarball; the repo's lockfile describes the repo's tree, not this one.
-    if (entry === "cutover" || entry === ".package-lock.json") continue;
-    fs.symlinkSync(path.join(repoModules, entry), path.join(nodeModules, entry));
-  }
+  execFileSync("npm", ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel", "error", tarball], { cwd: dir, stdio: "pipe", timeout: 600_000 });
 }
 
 /** Every file under dir, relative to it (symlinks are not followed). */
@@ -141,13 +130,22 @@ describe("Cutover as a package: a separate project installs the packed tarball a
     expect(JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8")).name).toBe("cutover");
   });
 
-  it("runs the program against the installed package and one shared @pulumi/pulumi", () => {
+  it("runs the program against the installed package and the project's own @pulumi/pulumi, one copy", () => {
     const resolved = up.outputs.resolved.value as { cutover: string; pulumi: string; pulumiOfCutover: string };
     const installed = fs.realpathSync(path.join(workDir, "node_modules", "cutover"));
     expect(resolved.cutover).toBe(path.join(installed, "dist", "lib", "index.js"));
     expect(resolved.cutover.startsWith(repoRoot + path.sep)).toBe(false);
     expect(resolved.pulumiOfCutover).toBe(resolved.pulumi);
-    expect(resolved.pulumi).toBe(fs.realpathSync(path.join(repoRoot, "node_modules", "@pulumi", "pulumi", "index.js")));
+    expect(resolved.pulumi).toBe(path.join(fs.realpathSync(workDir), "node_modules", "@pulumi", "pulumi", "index.js"));
+    // npm's view: every package that needs @pulumi/pulumi (cutover, @pulumi/command) gets the
+    // project's copy, deduped; a second copy would be a second tree of resources and config.
+    const copies = execFileSync("npm", ["ls", "@pulumi/pulumi", "--all", "--parseable"], { cwd: workDir, encoding: "utf8" }).split("\n").filter(Boolean);
+    expect(new Set(copies)).toEqual(new Set([path.join(fs.realpathSync(workDir), "node_modules", "@pulumi", "pulumi")]));
+    const tree = execFileSync("npm", ["ls", "@pulumi/pulumi", "--all"], { cwd: workDir, encoding: "utf8" });
+    console.log(`[consumer] npm ls @pulumi/pulumi:\n${tree.trim()}`);
+    expect(tree).toMatch(/cutover@[^\n]*\n(.*\n)*.*@pulumi\/pulumi@3\.248\.0 deduped/);
+    // @pulumi/aws is an optional peer: a project without AWS hosts does not get it.
+    expect(fs.existsSync(path.join(workDir, "node_modules", "@pulumi", "aws"))).toBe(false);
   });
 
   it("deploys release 1 of the sample app, and both hosts serve it on /healthz", async () => {

@@ -6,7 +6,7 @@
 // the kernel says holds it — not the record's pid, which can be stale), and HAProxy's view of
 // the host.
 import * as path from "node:path";
-import { OutputMap } from "@pulumi/pulumi/automation";
+import type { StackOutputs } from "./pulumi-stack";
 import { Connection, runRemote } from "../engine/command-provider/ssh";
 import { RunResult } from "../engine/command-provider/run";
 import { script, sh } from "../scripts/quote";
@@ -47,7 +47,7 @@ export interface Fleet {
  * `ssh` and `deployKey`; the load balancer from a `loadBalancer` output when the program has
  * one, else the local fleet's layout (`<fleet dir>/lb/haproxy/admin.sock` on host `lb`).
  */
-export function fleetFromOutputs(outputs: OutputMap, defaults: { appPort: number }, flags: string): Fleet {
+export function fleetFromOutputs(outputs: StackOutputs, defaults: { appPort: number }, flags: string): Fleet {
   const ssh = outputs.ssh?.value as { user: string; gateway?: EndpointOut; hosts: Record<string, EndpointOut> } | undefined;
   const key = outputs.deployKey?.value as string | undefined;
   const hostsOut = outputs.hosts?.value as Array<Omit<FleetHost, "port"> & { port?: number }> | undefined;

@@ -75,4 +75,24 @@ describe("the stack's history with release ids", () => {
       fs.rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it("reads only the newest updates' checkpoints when asked for a page, newest by the time in the file name", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-cli-history-"));
+    const dir = path.join(root, ".pulumi", "history", "proj", "st");
+    fs.mkdirSync(dir, { recursive: true });
+    // Written at 9 s, 10 s and 11 s (nanoseconds): one digit more is later, not earlier.
+    for (const [ns, start, id] of [["9000000000", 900, "1-aaaaaaaaaaaa"], ["10000000000", 1000, "2-bbbbbbbbbbbb"], ["11000000000", 1100, "3-cccccccccccc"]] as const) {
+      fs.writeFileSync(path.join(dir, `st-${ns}.history.json`), JSON.stringify({ kind: "update", startTime: start }));
+      fs.writeFileSync(path.join(dir, `st-${ns}.checkpoint.json`), JSON.stringify({ checkpoint: { latest: { resources: [{ type: "pulumi:pulumi:Stack", outputs: { releaseId: id } }] } } }));
+    }
+    try {
+      expect([...checkpointReleases(`file://${root}`, "proj", "st", 2)]).toEqual([
+        [1100, "3-cccccccccccc"],
+        [1000, "2-bbbbbbbbbbbb"],
+      ]);
+      expect(checkpointReleases(`file://${root}`, "proj", "st").size).toBe(3);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 });

@@ -78,9 +78,10 @@ export function successfulReleases(rows: HistoryRow[]): string[] {
 /**
  * For a file:// backend: release ids from the checkpoints Pulumi keeps beside each history
  * entry (`.pulumi/history/<project>/<stack>/<stack>-<ns>.{history,checkpoint}.json`), keyed
- * by the update's start time in epoch seconds. Other backends: an empty map.
+ * by the update's start time in epoch seconds. Other backends: an empty map. `newest`: only the
+ * last that many updates (each checkpoint is the whole state of its time).
  */
-export function checkpointReleases(backendUrl: string | undefined, project: string, stack: string): Map<number, string> {
+export function checkpointReleases(backendUrl: string | undefined, project: string, stack: string, newest?: number): Map<number, string> {
   const found = new Map<number, string>();
   if (!backendUrl?.startsWith("file://")) return found;
   let root = backendUrl.slice("file://".length).replace(/\?.*$/, "");
@@ -97,9 +98,14 @@ export function checkpointReleases(backendUrl: string | undefined, project: stri
     } catch {
       continue;
     }
-    for (const name of names) {
-      const m = name.match(/^(.*)\.history\.json(\.gz)?$/);
-      if (!m) continue;
+    // Named <stack>-<unix nanoseconds>: by length, then by text, is by time.
+    const stamp = (n: string) => n.replace(/\.history\.json(\.gz)?$/, "").replace(/^.*-/, "");
+    const entries = names
+      .filter((n) => /\.history\.json(\.gz)?$/.test(n))
+      .sort((a, b) => stamp(b).length - stamp(a).length || (stamp(b) > stamp(a) ? 1 : stamp(b) < stamp(a) ? -1 : 0))
+      .slice(0, newest);
+    for (const name of entries) {
+      const m = name.match(/^(.*)\.history\.json(\.gz)?$/)!;
       try {
         const h = read(path.join(dir, name)) as { startTime?: number; kind?: string };
         const cp = read(path.join(dir, `${m[1]}.checkpoint.json${m[2] ?? ""}`)) as {

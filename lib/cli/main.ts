@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // `cutover`: deploy, history, rollback, status, unlock and report for a stack whose program
-// uses Cutover's Deployment, over Pulumi's Automation API (a LocalWorkspace on --cwd, the
-// stack from --stack or the selected one, like pulumi). Exit 0 on success, 1 on a failure
+// uses Cutover's Deployment, through the pulumi CLI (the project in --cwd, the stack from
+// --stack or the selected one, like pulumi). Exit 0 on success, 1 on a failure
 // (with what to run next), 2 on a usage mistake.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CliError, OptionSpec, Parsed, UsageError, optionHelp, parseArgs, positiveInt, str } from "./args";
-import { allConfig, appConfig, configValue, firstLine, openStack, setAppConfig, StackRef } from "./workspace";
+import { allConfig, appConfig, appConfigSetting, configValue, firstLine, openStack, StackRef } from "./workspace";
 import { checkpointReleases, historyRows, historyTable, successfulReleases } from "./history";
 import { webhookFromConfig, webhookNotifier } from "./notify";
 import { defaultDeployer, readEngineRecords, runUpdate } from "./update";
@@ -67,12 +67,24 @@ function deployRecords(key: string): Array<Extract<DeployEvent, { kind: "deploy"
   }
 }
 
-async function stackHistory(ref: StackRef) {
-  const updates = await ref.stack.history();
+/** The stack's updates as history rows, newest first; `pageSize`: only the newest that many. */
+async function stackHistory(ref: StackRef, pageSize?: number) {
   // The backend's URL, for the checkpoints of a file backend: asked of the CLI only when the
   // environment does not name it (scripts/engine-env.sh does).
-  const url = process.env.PULUMI_BACKEND_URL ?? (await ref.stack.workspace.whoAmI().catch(() => ({ url: undefined as string | undefined }))).url;
-  return historyRows(updates, checkpointReleases(url, ref.project, ref.name), deployRecords(ref.key));
+  const [updates, url] = await Promise.all([ref.stack.history(pageSize), ref.stack.backendUrl()]);
+  const rows = historyRows(updates, checkpointReleases(url, ref.project, ref.name, pageSize), deployRecords(ref.key));
+  return { rows, complete: !pageSize || updates.length < pageSize };
+}
+
+/**
+ * Distinct successful releases, newest first, at least `wanted` of them when the history has
+ * that many: the newest updates are read first (a rollback needs two), all of them only when
+ * those are too few.
+ */
+async function recentReleases(ref: StackRef, wanted: number): Promise<string[]> {
+  const recent = await stackHistory(ref, Math.max(20, 5 * wanted));
+  const releases = successfulReleases(recent.rows);
+  return releases.length >= wanted || recent.complete ? releases : successfulReleases((await stackHistory(ref)).rows);
 }
 
 const commands: Record<string, Command> = {
@@ -93,7 +105,7 @@ const commands: Record<string, Command> = {
     },
     async run(p) {
       const ref = await stackOf(p);
-      const app = await requireApp(ref);
+      const [app, previousRelease] = await Promise.all([requireApp(ref), currentRelease(ref)]);
       const before = JSON.stringify(app);
       const label = str(p, "release");
       if (label) app.version = label;
@@ -101,11 +113,11 @@ const commands: Record<string, Command> = {
         print(`cutover:app.release was ${app.release} (a rollback target); deploying from source again`);
         delete app.release;
       }
-      if (JSON.stringify(app) !== before) await setAppConfig(ref, app);
       const out = await runUpdate(ref, {
         kind: "deploy",
         label: `version ${String(app.version ?? "?")}`,
-        previousRelease: await currentRelease(ref),
+        config: JSON.stringify(app) !== before ? appConfigSetting(app) : undefined,
+        previousRelease,
         message: str(p, "message"),
         deployer: defaultDeployer(app),
         verbose: p.verbose === true,
@@ -136,9 +148,7 @@ const commands: Record<string, Command> = {
       if (str(p, "to") && str(p, "steps")) throw new UsageError("give --to or --steps, not both");
       const steps = positiveInt(p, "steps") ?? 1;
       const ref = await stackOf(p);
-      const app = await requireApp(ref);
-      const rows = await stackHistory(ref);
-      const releases = successfulReleases(rows);
+      const [app, releases] = await Promise.all([requireApp(ref), recentReleases(ref, steps + 1)]);
       // The newest successful update's release is what the stack's releaseId output says; the
       // outputs (two more CLI runs) are read only for a stack whose history names none.
       const current = releases[0] ?? (await currentRelease(ref));
@@ -161,10 +171,10 @@ const commands: Record<string, Command> = {
         return 0;
       }
       app.release = target;
-      await setAppConfig(ref, app);
       const out = await runUpdate(ref, {
         kind: "rollback",
         label: target,
+        config: appConfigSetting(app),
         release: target,
         previousRelease: current,
         message: str(p, "message") ?? `rollback to ${target}`,
@@ -193,7 +203,7 @@ const commands: Record<string, Command> = {
     async run(p) {
       const limit = positiveInt(p, "limit");
       const ref = await stackOf(p);
-      const rows = (await stackHistory(ref)).slice(0, limit);
+      const rows = (await stackHistory(ref, limit)).rows.slice(0, limit);
       if (p.json) {
         print(JSON.stringify(rows, null, 2));
         return 0;
@@ -285,8 +295,7 @@ const commands: Record<string, Command> = {
     async run(p) {
       const ref = await stackOf(p);
       const force = p.force === true;
-      const who = await ref.stack.workspace.whoAmI().catch(() => ({ url: undefined as string | undefined }));
-      const root = fileBackendRoot(who.url ?? process.env.PULUMI_BACKEND_URL);
+      const root = fileBackendRoot(await ref.stack.backendUrl());
       const refusals: string[] = [];
       const removed: string[] = [];
       const locks = root ? stackLocks(root, ref.project, ref.name) : [];
@@ -332,12 +341,12 @@ const commands: Record<string, Command> = {
         if (locks.length) for (const l of locks) removed.push(`stack lock ${l.file} (taken by ${l.username}@${l.hostname}, pid ${l.pid}, ${l.timestamp}; that process is gone)`);
         else removed.push("the backend's in-progress update (pulumi cancel)");
       }
-      const state = await ref.stack.exportStack();
+      const state = await ref.stack.exportState();
       const d = state.deployment as { pending_operations?: PendingOp[] } | undefined;
       const pending = d?.pending_operations ?? [];
       if (d && pending.length) {
         d.pending_operations = [];
-        await ref.stack.importStack(state);
+        await ref.stack.importState(state);
         for (const op of pending) removed.push(`pending operation: ${describePending(op)}`);
       }
       if (removed.length) {

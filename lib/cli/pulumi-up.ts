@@ -12,6 +12,8 @@ import type { StackRef } from "./workspace";
 
 export interface UpOptions {
   message?: string;
+  /** `--config key=value`: set and saved in the stack's settings before the update runs. */
+  config?: Record<string, string>;
   /** Pulumi's own output, as it comes. */
   onOutput?: (text: string) => void;
   onEvent: (e: EngineEvent) => void;
@@ -26,6 +28,7 @@ export async function pulumiUp(ref: StackRef, o: UpOptions): Promise<void> {
   fs.writeFileSync(log, "");
   const args = ["up", "--yes", "--skip-preview", "--stack", ref.name, "--non-interactive", "--color", "never", "--event-log", log];
   if (o.message) args.push("--message", o.message);
+  for (const [key, value] of Object.entries(o.config ?? {})) args.push("--config", `${key}=${value}`);
   let offset = 0;
   let partial = "";
   const drain = () => {

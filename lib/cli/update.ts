@@ -123,6 +123,8 @@ export interface UpdateOptions {
   kind: "deploy" | "rollback";
   /** What is being deployed, for the header: a version label or a release id. */
   label: string;
+  /** Config the update sets (and saves in the stack's settings) as it starts. */
+  config?: Record<string, string>;
   /** Known before the update (rollback target); otherwise taken from the runner's registration. */
   release?: string;
   previousRelease?: string;
@@ -204,6 +206,7 @@ export async function runUpdate(ref: StackRef, o: UpdateOptions): Promise<Update
   try {
     await pulumiUp(ref, {
       message: o.message,
+      config: o.config,
       signal: abort.signal,
       onOutput: o.verbose ? (out) => process.stdout.write(out) : undefined,
       onEvent: (e) => {

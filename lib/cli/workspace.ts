@@ -5,11 +5,12 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import type { ConfigMap } from "@pulumi/pulumi/automation";
 import { CliError } from "./args";
+import { PulumiStack, pulumi } from "./pulumi-stack";
 
 export interface StackRef {
-  stack: Stack;
+  stack: PulumiStack;
   name: string;
   project: string;
   cwd: string;
@@ -58,51 +59,69 @@ export function ensureEngine(): void {
   );
 }
 
+/** The project's name, from Pulumi.yaml's top-level `name:` (or Pulumi.json's). */
+function projectName(cwd: string): string | undefined {
+  for (const file of ["Pulumi.yaml", "Pulumi.yml", "Pulumi.json"]) {
+    const p = path.join(cwd, file);
+    if (!fs.existsSync(p)) continue;
+    const text = fs.readFileSync(p, "utf8");
+    if (file.endsWith(".json")) return (JSON.parse(text) as { name?: string }).name;
+    return text.match(/^name:[ \t]*["']?([^"'\s#]+)/m)?.[1];
+  }
+  return undefined;
+}
+
+interface StackSummary {
+  name: string;
+  current: boolean;
+}
+
+const listStacks = async (cwd: string) => JSON.parse(await pulumi(["stack", "ls", "--json", "--non-interactive"], cwd)) as StackSummary[];
+
 export async function openStack(o: StackOptions): Promise<StackRef> {
   ensureEngine();
   const cwd = path.resolve(o.cwd ?? process.cwd());
-  if (!["Pulumi.yaml", "Pulumi.yml", "Pulumi.json"].some((f) => fs.existsSync(path.join(cwd, f)))) {
-    throw new CliError(`cutover: no Pulumi project in ${cwd} (no Pulumi.yaml): run in the project's directory or pass --cwd <dir>`);
+  const project = projectName(cwd);
+  if (!project) {
+    throw new CliError(`cutover: no Pulumi project in ${cwd} (no Pulumi.yaml with a name): run in the project's directory or pass --cwd <dir>`);
   }
-  const ws = await LocalWorkspace.create({ workDir: cwd });
   let name = o.stack;
   if (!name) {
-    name = (await ws.stack())?.name;
+    const stacks = await listStacks(cwd);
+    name = stacks.find((s) => s.current)?.name;
     if (!name) {
-      const names = (await ws.listStacks()).map((s) => s.name);
+      const names = stacks.map((s) => s.name);
       throw new CliError(
         `cutover: no stack selected in ${cwd}: pass --stack <name>${names.length ? ` (stacks: ${names.join(", ")})` : " (this backend has no stack of the project yet: `pulumi stack init <name>`)"}`,
       );
     }
   }
-  let stack: Stack;
-  try {
-    stack = await Stack.select(name, ws);
-  } catch (e) {
-    const names = (await ws.listStacks().catch(() => [])).map((s) => s.name);
-    throw new CliError(
-      `cutover: cannot select stack ${name}: ${firstLine((e as Error).message)}` +
-        (names.length ? ` (stacks here: ${names.join(", ")})` : "") +
-        `; create it with \`pulumi stack init ${name}\` or pass another --stack`,
-    );
-  }
-  const project = (await ws.projectSettings()).name;
   const flags = `--stack ${name}${o.cwd ? ` --cwd ${o.cwd}` : ""}`;
-  return { stack, name, project, cwd, key: `${project}/${name}/${o.deployment ?? "app"}`, flags };
+  return { stack: new PulumiStack(name, cwd, unknownStack), name, project, cwd, key: `${project}/${name}/${o.deployment ?? "app"}`, flags };
 }
 
-/** The meaningful line of an Automation API error (its message holds the whole CLI output). */
+/** The error for a --stack that names no stack: which there are, how to make it. */
+async function unknownStack(name: string, cwd: string, error: Error): Promise<Error> {
+  const names = (await listStacks(cwd).catch(() => [])).map((s) => s.name);
+  return new CliError(
+    `cutover: cannot select stack ${name}: ${firstLine(error.message)}` +
+      (names.length ? ` (stacks here: ${names.join(", ")})` : "") +
+      `; create it with \`pulumi stack init ${name}\` or pass another --stack`,
+  );
+}
+
+/** The meaningful line of a failed CLI run's error (its message holds the whole output). */
 export function firstLine(text: string): string {
   const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
   const error = lines.find((l) => /^error: /.test(l));
   return (error ?? lines.find((l) => !/^(code|stdout|stderr|err\?):/.test(l)) ?? lines[0] ?? "").replace(/^error: /, "");
 }
 
-const configs = new WeakMap<StackRef, ReturnType<Stack["getAllConfig"]>>();
+const configs = new WeakMap<StackRef, Promise<ConfigMap>>();
 
-/** The stack's whole config, read once per command (each read is a CLI run); setAppConfig keeps it current. */
-export function allConfig(ref: StackRef): ReturnType<Stack["getAllConfig"]> {
-  if (!configs.has(ref)) configs.set(ref, ref.stack.getAllConfig());
+/** The stack's whole config, read once per command (each read is a CLI run). */
+export function allConfig(ref: StackRef): Promise<ConfigMap> {
+  if (!configs.has(ref)) configs.set(ref, ref.stack.allConfig());
   return configs.get(ref)!;
 }
 
@@ -118,12 +137,12 @@ export async function appConfig(ref: StackRef): Promise<Record<string, unknown> 
   }
 }
 
-export async function setAppConfig(ref: StackRef, app: Record<string, unknown>): Promise<void> {
-  const value = JSON.stringify(app);
-  await ref.stack.setConfig("cutover:app", { value });
-  // What was read stays true but for this key: no second read.
-  const before = configs.get(ref);
-  if (before) configs.set(ref, before.then((all) => ({ ...all, "cutover:app": { value, secret: false } })));
+/**
+ * `cutover:app` as `pulumi up --config` saves it before the update (one CLI run less than a
+ * `pulumi config set` first); the same plaintext JSON text `pulumi config set` would store.
+ */
+export function appConfigSetting(app: Record<string, unknown>): Record<string, string> {
+  return { "cutover:app": JSON.stringify(app) };
 }
 
 /** A config value read as JSON when it is JSON (structured config), else as text. */

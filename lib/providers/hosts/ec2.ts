@@ -8,7 +8,9 @@
  * planned (fixed per host), so hosts stay plain `Host`s the rest of Cutover can plan with.
  */
 import * as pulumi from "../../pulumi";
-import * as aws from "@pulumi/aws";
+// Types only at load: @pulumi/aws is an optional peer dependency, loaded when an Ec2Fleet is
+// made (the library's index exports this module, and local or ssh stacks need no AWS).
+import type * as aws from "@pulumi/aws";
 import { LocalCommand, RemoteCommand } from "../../components/command";
 import { Host, SshEndpoint, connectionOf } from "../../components/host";
 import { LoadBalancerMembership } from "../../components/load-balancer";
@@ -108,6 +110,7 @@ export class Ec2Fleet extends pulumi.ComponentResource {
 
   constructor(name: string, args: Ec2FleetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cutover:aws:Ec2Fleet", name, {}, opts);
+    const awsLib = require("@pulumi/aws") as typeof aws;
     const planned = planEc2Hosts(args.hosts, args.privateSubnets);
     if (args.publicSubnets.length < 2) throw new CutoverInputError("publicSubnets", args.publicSubnets, "an ALB needs public subnets in at least two AZs");
     const lbRole = args.lbRole ?? "web";
@@ -119,7 +122,7 @@ export class Ec2Fleet extends pulumi.ComponentResource {
     const tags = (n: string, extra: Record<string, string> = {}) => ({ Name: `${name}-${n}`, "cutover:fleet": name, ...extra });
 
     const sg = (n: string, description: string, ingress: aws.types.input.ec2.SecurityGroupIngress[]) =>
-      new aws.ec2.SecurityGroup(
+      new awsLib.ec2.SecurityGroup(
         `${name}-${n}`,
         {
           vpcId: args.vpcId,
@@ -142,7 +145,7 @@ export class Ec2Fleet extends pulumi.ComponentResource {
     ]);
 
     const instance = (n: string, a: { subnetId: string; privateIp?: string; public: boolean; sg: aws.ec2.SecurityGroup; userData: string; type?: string; role: string }) =>
-      new aws.ec2.Instance(
+      new awsLib.ec2.Instance(
         `${name}-${n}`,
         {
           ami: args.ami,
@@ -200,7 +203,7 @@ export class Ec2Fleet extends pulumi.ComponentResource {
       },
     });
 
-    const targetGroup = new aws.lb.TargetGroup(
+    const targetGroup = new awsLib.lb.TargetGroup(
       `${name}-${lbRole}`,
       {
         vpcId: args.vpcId,
@@ -222,12 +225,12 @@ export class Ec2Fleet extends pulumi.ComponentResource {
       },
       parent,
     );
-    const alb = new aws.lb.LoadBalancer(
+    const alb = new awsLib.lb.LoadBalancer(
       `${name}-alb`,
       { loadBalancerType: "application", internal: false, subnets: args.publicSubnets, securityGroups: [albSg.id], tags: tags("alb") },
       parent,
     );
-    new aws.lb.Listener(
+    new awsLib.lb.Listener(
       `${name}-http`,
       { loadBalancerArn: alb.arn, port: 80, protocol: "HTTP", defaultActions: [{ type: "forward", targetGroupArn: targetGroup.arn }] },
       parent,
@@ -257,7 +260,7 @@ export class Ec2Fleet extends pulumi.ComponentResource {
         );
       }
       if (p.roles.includes(lbRole)) {
-        new aws.lb.TargetGroupAttachment(`${name}-${p.name}-target`, { targetGroupArn: targetGroup.arn, targetId: i.id, port }, parent);
+        new awsLib.lb.TargetGroupAttachment(`${name}-${p.name}-target`, { targetGroupArn: targetGroup.arn, targetId: i.id, port }, parent);
         targets[p.name] = i.id.apply((id) => ({ id, port }));
       }
       return host;
