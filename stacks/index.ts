@@ -17,6 +17,7 @@ import { AppConfig, appConfigKey, artifactDir, checkAppConfig, deploymentSetting
 import { FleetConfig, fleetConfigKey } from "./fleet-config";
 import { checkStackConfig } from "./stack-config";
 import { asRefusal, refusingBadInput, stackOutput } from "./refusal";
+import { sshAccess } from "./ssh-access";
 import { readSecretsSettings, requireSecretsProtection } from "../lib/engine/passphrase-policy";
 import { skipUnreadPromiseStacks } from "../lib/engine/promise-stacks";
 
@@ -130,7 +131,10 @@ async function sshTarget(): Promise<Target> {
     loadBalancer: lb && haproxyMembership({ host: lb.host, adminSocket: lb.adminSocket, backend: lb.backend, role: lb.role }),
     outputs: {
       lbUrl: lb?.url,
-      hosts: parsed.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root })),
+      hosts: parsed.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, port: h.app.port, root: h.root, ...(h.standby ? { standby: { port: h.standby.port, server: h.standby.server } } : {}) })),
+      ssh: sshAccess(lb && !parsed.hosts.includes(lb.host) ? [...parsed.hosts, lb.host] : parsed.hosts),
+      deployKey: privateKey,
+      loadBalancer: lb && { host: lb.host.name, adminSocket: lb.adminSocket, backend: lb.backend },
     },
   };
 }
@@ -156,8 +160,10 @@ function awsTarget(): Target {
     outputs: {
       lbUrl: fleet.lbUrl,
       gateway: pulumi.interpolate`${fleet.bastion.ssh.address}:22`,
-      hosts: fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root, ...(h.standby ? { standby: { port: h.standby.port, server: h.standby.server } } : {}) })),
+      hosts: fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, port: h.app.port, root: h.root, ...(h.standby ? { standby: { port: h.standby.port, server: h.standby.server } } : {}) })),
       targetGroupArn: fleet.targetGroupArn,
+      ssh: sshAccess(fleet.hosts),
+      deployKey: config.requireSecret("sshPrivateKey"),
     },
   };
 }
@@ -199,3 +205,5 @@ export const sampleApp = path.resolve(__dirname, "..", "..", "stacks", "sample-a
 export const ssh = output("ssh");
 export const deployKey = output("deployKey");
 export const inventory = output("inventory");
+export const loadBalancer = output("loadBalancer");
+export const targetGroupArn = output("targetGroupArn");

@@ -191,4 +191,15 @@ describe("prod on AWS (mocks)", () => {
       securityGroups: ["prod-alb-id"],
     });
   });
+
+  it("publishes how `cutover status` reaches each host: through the bastion, host keys pinned; the key only as a secret", async () => {
+    const ssh = (await resolved(program.ssh)) as { hosts: Record<string, { address: string; port: number; hostKey: string; user: string; gateway?: { address: string; hostKey: string } }> };
+    expect(Object.keys(ssh.hosts).sort()).toEqual(["web1", "web2", "web3", "worker1"]);
+    for (const [name, h] of Object.entries(ssh.hosts)) {
+      expect(h).toMatchObject({ port: 22, user: "cutover", hostKey: hostKey(`prod-${name}-host-key`) });
+      expect(h.gateway).toMatchObject({ address: "198.51.100.7", hostKey: hostKey("prod-bastion-host-key") });
+    }
+    expect(JSON.stringify(ssh)).not.toContain("PRIVATE KEY");
+    expect(await pulumi.isSecret(await program.deployKey)).toBe(true);
+  });
 });

@@ -11,6 +11,9 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
 import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
 import { startLoad } from "../stacks/load";
+import { runProcess } from "../lib/engine/command-provider/run";
+
+const cliMain = path.join(repoRoot, "dist", "lib", "cli", "main.js");
 
 const fleetStack = "invfleet";
 const appStack = "invapp";
@@ -88,6 +91,19 @@ describe("an app stack deploying to a fleet stack's servers over SSH (StackRefer
     expect(result.failed).toBe(0);
     for (const h of hosts) expect(await served(h)).toBe(id2);
     expect(Object.values(await backendStatus(access, adminSocket, "web"))).toEqual(["UP", "UP", "UP"]);
+
+    // `cutover status` of the app stack reaches the same servers from its own outputs (the
+    // endpoints and key it was given through the StackReference).
+    const status = await runProcess(process.execPath, [cliMain, "status", "--json", "--stack", appStack, "--cwd", app.workspace.workDir], {
+      env: { ...process.env, ...app.workspace.envVars },
+    });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).not.toContain("PRIVATE KEY");
+    const seen = JSON.parse(status.stdout) as { release: string; hosts: Array<{ host: string; current: string; serves: string; loadBalancer: string; lock: { held: boolean } }> };
+    expect(seen.release).toBe(id2);
+    expect(seen.hosts.map((h) => ({ host: h.host, current: h.current, serves: h.serves, lb: h.loadBalancer, held: h.lock.held }))).toEqual(
+      hosts.map((host) => ({ host, current: id2, serves: id2, lb: "UP", held: false })),
+    );
 
     const again = await fleet.up();
     console.log(`[inventory] fleet stack up afterwards: ${JSON.stringify(again.summary.resourceChanges)}`);

@@ -17,6 +17,8 @@ interface EndpointOut {
   address: string;
   port: number;
   hostKey: string;
+  /** Per host (ssh and aws stacks); the local fleet names one `user` for all. */
+  user?: string;
 }
 
 export interface FleetHost {
@@ -48,7 +50,8 @@ export interface Fleet {
  * one, else the local fleet's layout (`<fleet dir>/lb/haproxy/admin.sock` on host `lb`).
  */
 export function fleetFromOutputs(outputs: StackOutputs, defaults: { appPort: number }, flags: string): Fleet {
-  const ssh = outputs.ssh?.value as { user: string; gateway?: EndpointOut; hosts: Record<string, EndpointOut> } | undefined;
+  // The local fleet: one user and one gateway for all; ssh and aws stacks: per host.
+  const ssh = outputs.ssh?.value as { user?: string; gateway?: EndpointOut; hosts: Record<string, EndpointOut & { gateway?: EndpointOut }> } | undefined;
   const key = outputs.deployKey?.value as string | undefined;
   const hostsOut = outputs.hosts?.value as Array<Omit<FleetHost, "port"> & { port?: number }> | undefined;
   if (!ssh || !key || !hostsOut) {
@@ -66,16 +69,17 @@ export function fleetFromOutputs(outputs: StackOutputs, defaults: { appPort: num
   const connection = (host: string): Connection => {
     const h = ssh.hosts[host];
     if (!h) throw new CliError(`cutover: no host ${host} in the stack's ssh output`);
-    const gw = ssh.gateway;
+    const gw = h.gateway ?? ssh.gateway;
+    const userOf = (e: EndpointOut) => e.user ?? ssh.user ?? "cutover";
     return {
       host: h.address,
       port: h.port,
-      user: ssh.user,
+      user: userOf(h),
       privateKey: key,
       hostKey: h.hostKey,
       dialErrorLimit: 2,
       perDialTimeout: 5,
-      proxy: gw ? { host: gw.address, port: gw.port, user: ssh.user, privateKey: key, hostKey: gw.hostKey, perDialTimeout: 5 } : undefined,
+      proxy: gw ? { host: gw.address, port: gw.port, user: userOf(gw), privateKey: key, hostKey: gw.hostKey, perDialTimeout: 5 } : undefined,
     };
   };
   return { hosts, loadBalancer, run: (host, text) => runRemote(connection(host), text, undefined, {}) };
