@@ -1,9 +1,10 @@
 // The stack's `cutover:*` config as a whole: every key known, at the top and inside the
-// `cutover:app` and `cutover:fleet` blocks, so that a misspelt key is refused with the key it
+// `cutover:app`, `cutover:fleet`, `cutover:inventory` and `cutover:aws` blocks, so that a misspelt key is refused with the key it
 // was meant to be instead of being ignored (and its default used) without a word.
 import { UnknownKeyError, nearestKey, refuseUnknownKeys } from "../lib/plan";
 import { APP_CONFIG_KEYS } from "./app-config";
 import { FLEET_CONFIG_KEYS } from "./fleet-config";
+import { AWS_CONFIG_KEYS, INVENTORY_CONFIG_KEYS, INVENTORY_FROM_STACK_KEYS } from "./provider-config";
 
 /** Every `cutover:` key a stack may set; `notify` is read by the `cutover` command, not the program. */
 export const STACK_CONFIG_KEYS = ["provider", "fleet", "fleetName", "app", "inventory", "sshPrivateKey", "aws", "appEnvironment", "notify"];
@@ -19,6 +20,10 @@ export function checkStackConfig(config: Record<string, string>): void {
   }
   refuseUnknownKeys(parsed(config["cutover:app"]), APP_CONFIG_KEYS, "cutover:app");
   refuseUnknownKeys(parsed(config["cutover:fleet"]), FLEET_CONFIG_KEYS, "cutover:fleet");
+  const inventory = parsed(config["cutover:inventory"]);
+  const fromStack = typeof inventory === "object" && inventory !== null && "fromStack" in inventory;
+  refuseUnknownKeys(inventory, fromStack ? INVENTORY_FROM_STACK_KEYS : INVENTORY_CONFIG_KEYS, "cutover:inventory");
+  refuseUnknownKeys(parsed(config["cutover:aws"]), AWS_CONFIG_KEYS, "cutover:aws");
 }
 
 /** A structured value, or undefined for a missing or plain one (its reader refuses that itself). */

@@ -52,6 +52,21 @@ describe("pulumi preview of the dev stack refuses bad config in one line", () =>
     ["keep_releases for keepReleases", { "cutover:app": { ...devApp, keep_releases: 3 } }, "cutover:app.keep_releases: unknown key; did you mean keepReleases?"],
     ["a misspelt prepare key", { "cutover:app": { ...devApp, prepare: { instalCommand: "npm ci" } } }, "cutover:app.prepare.instalCommand: unknown key; did you mean prepare.installCommand?"],
     ["a misspelt fleet host key", { "cutover:fleet": { ...devFleet, hosts: [{ name: "web1", role: ["web"] }] } }, "cutover:fleet.hosts[0].role: unknown key; did you mean hosts[0].roles?"],
+    [
+      "a misspelt inventory key (existing servers)",
+      { "cutover:provider": "ssh", "cutover:inventory": { user: "deploy", hosts: [{ name: "web1", roles: ["web"], address: "10.0.0.5", hostkey: "ssh-ed25519 AAAA" }] } },
+      "cutover:inventory.hosts[0].hostkey: unknown key; did you mean hosts[0].hostKey?",
+    ],
+    [
+      "a misspelt HAProxy key in the inventory",
+      { "cutover:provider": "ssh", "cutover:inventory": { hosts: [], loadBalancer: { haproxy: { host: "web1", admin_socket: "/run/haproxy.sock", backend: "web" } } } },
+      "cutover:inventory.loadBalancer.haproxy.admin_socket: unknown key; did you mean loadBalancer.haproxy.adminSocket?",
+    ],
+    [
+      "a misspelt EC2 key",
+      { "cutover:provider": "aws", "cutover:aws": { vpcId: "vpc-1", instance_type: "t3.small" } },
+      "cutover:aws.instance_type: unknown key; did you mean instanceType?",
+    ],
     ["an unknown provider", { "cutover:provider": "lcoal" }, 'cutover:provider "lcoal" is invalid: use "local" (the embedded fleet), "ssh" (existing servers, cutover:inventory) or "aws" (cutover:aws)'],
     ["a misspelt top-level key", { "cutover:fleetname": "dev2" }, "cutover:fleetname: unknown key; did you mean cutover:fleetName?"],
     [
