@@ -268,7 +268,7 @@ ensure_command_plugin() {
 root="\${CUTOVER_ROOT:-$CUTOVER_ROOT}"
 main="\$root/dist/lib/engine/command-provider/main.js"
 if [ ! -f "\$main" ]; then
-  echo "command provider: \$main is missing: run \`npm run build\` in \$root" >&2
+  echo "command provider: \$main is missing: run npm run build in \$root" >&2
   exit 1
 fi
 exec node "\$main" "\$@"
@@ -279,6 +279,29 @@ LAUNCHER
   # Registered in the plugin cache under its exact version, never as an ambient binary on PATH.
   pulumi plugin install resource command "$command_plugin_version" --file "$staged" --reinstall >&2
   log "command provider $command_plugin_version: registered ($(cat "$kind_file"))"
+}
+
+# The `cutover` provider plugin (lib/engine/cutover-provider: what each host serves, read back
+# by `pulumi refresh`), registered under the package's version, like the command provider's
+# launcher: it runs the built JavaScript of this checkout (or of the installed package).
+ensure_cutover_plugin() {
+  local version staged="$CUTOVER_ENGINE_DIR/provider/pulumi-resource-cutover"
+  version="$(node -p 'require(process.argv[1]).version' "$CUTOVER_ROOT/package.json")"
+  mkdir -p "$(dirname "$staged")"
+  cat > "$staged.tmp" <<LAUNCHER
+#!/bin/sh
+# Cutover's own provider plugin (lib/engine/cutover-provider).
+root="\${CUTOVER_ROOT:-$CUTOVER_ROOT}"
+main="\$root/dist/lib/engine/cutover-provider/main.js"
+if [ ! -f "\$main" ]; then
+  echo "cutover provider: \$main is missing: run npm run build in \$root" >&2
+  exit 1
+fi
+exec node "\$main" "\$@"
+LAUNCHER
+  chmod +x "$staged.tmp" && mv "$staged.tmp" "$staged"
+  pulumi plugin install resource cutover "$version" --file "$staged" --reinstall >&2
+  log "cutover provider $version: registered"
 }
 
 case "${1:-}" in
@@ -296,6 +319,7 @@ if [ -n "$existing" ] && [ "$existing" != "$CUTOVER_ENGINE_DIR/bin/pulumi" ]; th
   if version_ge "$have" "$min_pulumi"; then
     log "using pulumi $have found at $existing"
     ensure_command_plugin
+    ensure_cutover_plugin
     exit 0
   fi
   log "pulumi $have at $existing is older than $min_pulumi: building the pinned engine instead"
@@ -330,5 +354,6 @@ install_langhost_launcher
 . "$here/engine-env.sh"
 log "pulumi $(pulumi version) at $(command -v pulumi)"
 ensure_command_plugin
+ensure_cutover_plugin
 rm -rf "$CUTOVER_ENGINE_DIR/src"
 log "ready: $(du -sh "$CUTOVER_ENGINE_DIR" | cut -f1) in $CUTOVER_ENGINE_DIR"

@@ -128,6 +128,8 @@ describe("Cutover as a package: a separate project installs the packed tarball a
     // Nothing that exists only for Cutover's own tests: test files, their support code and fixtures, the dev stacks.
     expect(files.filter((f) => /\.test\.|(^|\/)(testing|test|fixtures|stacks)\//.test(f))).toEqual([]);
     expect(JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8")).name).toBe("cutover");
+    // The `cutover` provider plugin's launcher, executable, for the project's Pulumi.yaml to name.
+    fs.accessSync(path.join(installed, "scripts", "plugin", "pulumi-resource-cutover"), fs.constants.X_OK);
   });
 
   it("runs the program against the installed package and the project's own @pulumi/pulumi, one copy", () => {

@@ -8,6 +8,7 @@
 import * as pulumi from "../pulumi";
 import { Host, hostContextOf } from "./host";
 import { ReleaseDirectory } from "./release-directory";
+import { HostState } from "./host-state";
 import { HostCycle } from "./host-cycle";
 import { LoadBalancerMembership } from "./load-balancer";
 import { stepCommand } from "./step-command";
@@ -184,8 +185,16 @@ export class Deployment extends pulumi.ComponentResource {
     );
     const step = { key, releaseId: this.releaseId, registered };
 
+    // Per host, what it serves as the state records it (read back by `pulumi refresh`); a host
+    // found drifted gets a new generation, which its prepare and cycle steps carry.
+    const drift = new Map(
+      args.hosts.map((host) => {
+        const state = new HostState(`${name}-${host.name}-state`, { host, release: this.releaseId }, { parent: this });
+        return [host.name, state.generation.apply((g) => (g ? `drift${g}` : undefined))] as const;
+      }),
+    );
     const gate: pulumi.Resource[] = args.hosts.map(
-      (host) => new ReleaseDirectory(`${name}-${host.name}`, { ...step, host }, { parent: this }).prepared,
+      (host) => new ReleaseDirectory(`${name}-${host.name}`, { ...step, host, redeploy: drift.get(host.name) }, { parent: this }).prepared,
     );
     if (args.migration) {
       const migrationHost = args.migration.host;
@@ -197,7 +206,11 @@ export class Deployment extends pulumi.ComponentResource {
     for (const batch of batches) {
       after = batch.hosts.map(
         (host) =>
-          new HostCycle(`${name}-batch${batch.index}-${host}`, { ...step, host, after, redeploy: args.redeploy }, { parent: rollout })
+          new HostCycle(
+            `${name}-batch${batch.index}-${host}`,
+            { ...step, host, after, redeploy: drift.get(host)!.apply((d) => [args.redeploy, d].filter(Boolean).join("-") || undefined) },
+            { parent: rollout },
+          )
             .done,
       );
     }

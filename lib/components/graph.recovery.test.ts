@@ -25,13 +25,16 @@ function host(name: string, roles: string[], hostKey = `ssh-ed25519 AAAA${name}`
 }
 
 /** Builds the graph with mocks and returns each command's `create` text by resource name. */
-async function graph(change: Partial<DeploymentArgs> & { webKey?: string } = {}): Promise<Inputs> {
+async function graph(change: Partial<DeploymentArgs> & { webKey?: string; drifted?: string } = {}): Promise<Inputs> {
   const creates: Inputs = {};
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         if (args.type === "command:local:Command") creates[args.name] = String(args.inputs.create);
-        return { id: `${args.name}-id`, state: { ...args.inputs, stdout: "" } };
+        // A host's state as the cutover provider records it: `drifted` was found off its
+        // release by a refresh once (its update raised the generation).
+        const state = args.type === "cutover:index:HostState" ? { served: args.inputs.release, generation: args.inputs.host === change.drifted ? 1 : 0 } : {};
+        return { id: `${args.name}-id`, state: { ...args.inputs, stdout: "", ...state } };
       },
       call: (args) => args.inputs,
     },
@@ -39,7 +42,7 @@ async function graph(change: Partial<DeploymentArgs> & { webKey?: string } = {})
     "dev",
     true,
   );
-  const { webKey, ...args } = change;
+  const { webKey, drifted: _drifted, ...args } = change;
   const hosts = [host("web1", ["web"], webKey), host("web2", ["web"]), host("web3", ["web"]), host("worker1", ["worker"])];
   const lbHost = host("lb", []);
   const d = new Deployment("app", {
@@ -108,6 +111,14 @@ describe("deploy graph: which steps a change re-runs", () => {
     expect(changed(before, await graph({ redeploy: "2026-11-23" }))).toEqual(
       ["app-batch1-web1-cycle", "app-batch2-web2-cycle", "app-batch3-web3-cycle", "app-batch4-worker1-cycle"].sort(),
     );
+  });
+
+  it("a host found drifted re-prepares and cycles that host only; a redeploy nonce rides along on its cycle", async () => {
+    const before = await graph();
+    const drifted = await graph({ drifted: "web2" });
+    expect(changed(before, drifted)).toEqual(["app-batch2-web2-cycle", "app-web2-prepare"]);
+    expect(drifted["app-batch2-web2-cycle"]).toMatch(/cycle cutover\/dev\/app v2-0123456789ab web2 drift1$/);
+    expect((await graph({ drifted: "web2", redeploy: "n1" }))["app-batch2-web2-cycle"]).toMatch(/ web2 n1-drift1$/);
   });
 
   it("a rollback by id has the same steps with the old id, and needs no artifact", async () => {

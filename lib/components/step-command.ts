@@ -20,14 +20,14 @@ export interface StepArgs {
   key: string;
   releaseId: pulumi.Input<string>;
   host: string;
-  redeploy?: string;
+  redeploy?: pulumi.Input<string | undefined>;
   /** Resolves once the deploy context is registered with the agent. */
   registered: pulumi.Output<boolean>;
 }
 
 export function stepCommand(name: string, a: StepArgs, opts: pulumi.CustomResourceOptions): LocalCommand {
   const text = pulumi
-    .all([a.releaseId, a.registered])
-    .apply(([id]) => sh`node ${runnerPath()} ${a.job} ${a.key} ${id} ${a.host}` + (a.redeploy ? sh` ${a.redeploy}` : ""));
+    .all([a.releaseId, a.registered, a.redeploy])
+    .apply(([id, , redeploy]) => sh`node ${runnerPath()} ${a.job} ${a.key} ${id} ${a.host}` + (redeploy ? sh` ${redeploy}` : ""));
   return new LocalCommand(name, { create: text, update: text, addPreviousOutputInEnv: false, logging: "stdoutAndStderr" }, opts);
 }
