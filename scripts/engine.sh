@@ -242,6 +242,24 @@ build_command_provider() {
   )
 }
 
+# `write_node_launcher FILE DIR WHAT`: a plugin launcher that runs this checkout's built
+# dist/lib/engine/DIR/main.js (CUTOVER_ROOT from the environment first: the plugin cache is
+# shared by every checkout), saying WHAT is missing when it has not been built.
+write_node_launcher() {
+  cat > "$1.tmp" <<LAUNCHER
+#!/bin/sh
+# Cutover's $3 plugin (lib/engine/$2; see the README, "The engine").
+root="\${CUTOVER_ROOT:-$CUTOVER_ROOT}"
+main="\$root/dist/lib/engine/$2/main.js"
+if [ ! -f "\$main" ]; then
+  echo "$3: \$main is missing: run npm run build in \$root" >&2
+  exit 1
+fi
+exec node "\$main" "\$@"
+LAUNCHER
+  chmod +x "$1.tmp" && mv "$1.tmp" "$1"
+}
+
 # pulumi-command's provider is a Go module without tags; the module proxy reachable here
 # answers 403 for it at every version and pseudo-version tried (see README "The engine").
 # When it cannot be built, Cutover registers its own implementation of the same plugin
@@ -262,18 +280,7 @@ ensure_command_plugin() {
     die "command provider: the Go module cannot be had and CUTOVER_COMMAND_PROVIDER=go; stopping"
   else
     log "command provider: Go module unavailable (above); registering Cutover's implementation of the plugin"
-    cat > "$staged" <<LAUNCHER
-#!/bin/sh
-# Cutover's implementation of the command provider plugin (see the README, "The engine").
-root="\${CUTOVER_ROOT:-$CUTOVER_ROOT}"
-main="\$root/dist/lib/engine/command-provider/main.js"
-if [ ! -f "\$main" ]; then
-  echo "command provider: \$main is missing: run npm run build in \$root" >&2
-  exit 1
-fi
-exec node "\$main" "\$@"
-LAUNCHER
-    chmod +x "$staged"
+    write_node_launcher "$staged" command-provider "command provider"
     echo "Cutover's implementation (lib/engine/command-provider)" > "$kind_file"
   fi
   # Registered in the plugin cache under its exact version, never as an ambient binary on PATH.
@@ -288,18 +295,7 @@ ensure_cutover_plugin() {
   local version staged="$CUTOVER_ENGINE_DIR/provider/pulumi-resource-cutover"
   version="$(node -p 'require(process.argv[1]).version' "$CUTOVER_ROOT/package.json")"
   mkdir -p "$(dirname "$staged")"
-  cat > "$staged.tmp" <<LAUNCHER
-#!/bin/sh
-# Cutover's own provider plugin (lib/engine/cutover-provider).
-root="\${CUTOVER_ROOT:-$CUTOVER_ROOT}"
-main="\$root/dist/lib/engine/cutover-provider/main.js"
-if [ ! -f "\$main" ]; then
-  echo "cutover provider: \$main is missing: run npm run build in \$root" >&2
-  exit 1
-fi
-exec node "\$main" "\$@"
-LAUNCHER
-  chmod +x "$staged.tmp" && mv "$staged.tmp" "$staged"
+  write_node_launcher "$staged" cutover-provider "cutover provider"
   pulumi plugin install resource cutover "$version" --file "$staged" --reinstall >&2
   log "cutover provider $version: registered"
 }
