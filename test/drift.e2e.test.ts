@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { EngineEvent, OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { E2E_LOAD, FleetAccess, fleetAccess } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, fleetAccess, servedRelease } from "./support/fleet";
 import { startLoad } from "../stacks/load";
 import { latestDeployEvents } from "../lib/runner/events";
 import { sh } from "../lib/scripts/quote";
@@ -40,7 +40,7 @@ describe("drift seen by pulumi refresh and preview --refresh", () => {
   }
 
   const current = async (h: string) => (await fleet.must(h, sh`readlink -- ${`${rootOf(h)}/current`} || true`)).trim().split("/").pop() ?? "";
-  const served = async (h: string) => (await fleet.must(h, sh`curl -fsS --max-time 5 ${`http://${subnet}.${10 + hosts.indexOf(h)}:8080/healthz`}`)).trim();
+  const served = (h: string) => servedRelease(fleet, subnet, hosts, h);
   /** The hosts whose resources an operation would change (or changed), from the engine's events. */
   const changedHosts = (events: EngineEvent[]) =>
     [

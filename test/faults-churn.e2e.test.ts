@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { FleetAccess, fleetAccess } from "./support/fleet";
+import { FleetAccess, fleetAccess, servedRelease } from "./support/fleet";
 import { sh } from "../lib/scripts/quote";
 import { buildArtifact } from "../lib/artifact";
 import { preparedReleaseId } from "../lib/plan";
@@ -121,8 +121,7 @@ describe(`${deploys} deploys in a row with keepReleases ${keep}`, () => {
       const max = Math.max(...usage[h]);
       console.log(`[fault] 8 churn: ${h} releases/ from deploy ${keep} to ${deploys}: ${min}-${max} kB (${usage[h].length} measurements)`);
       expect(max).toBeLessThanOrEqual(min * 1.1);
-      const served = await fleet.must(h, sh`curl -fsS --max-time 5 ${`http://${subnet}.${10 + hosts.indexOf(h)}:8080/healthz`}`);
-      expect(served.trim()).toBe(ids.at(-1));
+      expect(await servedRelease(fleet, subnet, hosts, h)).toBe(ids.at(-1));
     }
     console.log(`[fault] 8 churn: ${deploys} deploys + 1 failed attempt in ${((Date.now() - started) / 1000).toFixed(0)} s, no load (0 requests)`);
   }, 900_000);

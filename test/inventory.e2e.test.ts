@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
-import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess, servedRelease } from "./support/fleet";
 import { startLoad } from "../stacks/load";
 import { runProcess } from "../lib/engine/command-provider/run";
 
@@ -39,7 +39,7 @@ describe("an app stack deploying to a fleet stack's servers over SSH (StackRefer
     return app.up();
   }
 
-  const served = async (h: string) => (await access.must(h, `curl -fsS --max-time 5 http://${subnet}.${10 + hosts.indexOf(h)}:8080/healthz`)).trim();
+  const served = (h: string) => servedRelease(access, subnet, hosts, h);
 
   beforeAll(async () => {
     requireEngine();

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack, UpResult } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess, processes, sshLogins } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess, processes, sshLogins, servedRelease } from "./support/fleet";
 import { LoadResult, startLoad } from "../stacks/load";
 import { latestDeployEvents, summarize } from "../lib/runner/events";
 import { sh } from "../lib/scripts/quote";
@@ -81,7 +81,7 @@ describe("recovery: failures Pulumi sees, retries by a plain up", () => {
     return { load: result, error, up };
   }
 
-  const served = async (h: string) => (await fleet.must(h, sh`curl -fsS --max-time 5 ${`http://${subnet}.${10 + hosts.indexOf(h)}:8080/healthz`}`)).trim();
+  const served = (h: string) => servedRelease(fleet, subnet, hosts, h);
   const servedEverywhere = async () => Promise.all(hosts.map(served));
   const allUp = async () => Object.values(await backendStatus(fleet, adminSocket, "web")).every((s) => s === "UP");
   const lockFree = async (h: string) => (await fleet.run(h, sh`flock -n ${`${rootOf(h)}/.cutover/deploy.lock`} true`)).code === 0;

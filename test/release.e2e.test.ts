@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack, UpOptions, UpResult } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { FleetAccess, fleetAccess, sshLogins as loginsOn } from "./support/fleet";
+import { FleetAccess, fleetAccess, sshLogins as loginsOn, servedRelease } from "./support/fleet";
 import { sh } from "../lib/scripts/quote";
 import { latestDeployEvents } from "../lib/runner/events";
 
@@ -47,7 +47,7 @@ describe("the release pipeline on the local fleet", () => {
   const currentOf = async (host: string) => (await fleet.must(host, sh`readlink ${`${rootOf(host)}/current`}`)).trim();
   const releasesOn = async (host: string) =>
     (await fleet.must(host, sh`ls ${`${rootOf(host)}/releases`}`)).split("\n").filter(Boolean).sort();
-  const served = async (host: string) => (await fleet.must(host, sh`curl -fsS --max-time 5 ${`http://${subnet}.${10 + hosts.indexOf(host)}:8080/healthz`}`)).trim();
+  const served = (host: string) => servedRelease(fleet, subnet, hosts, host);
   const migrationLog = async () =>
     (await fleet.must("web1", sh`cat ${`${rootOf("web1")}/shared/migrations.log`}`)).split("\n").filter(Boolean).map((l) => JSON.parse(l).release as string);
   const sshLogins = (host: string) => loginsOn(fleetDir, host);

@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess, servedRelease } from "./support/fleet";
 import { startLoad } from "../stacks/load";
 import { latestDeployEvents, summarize } from "../lib/runner/events";
 import { sh } from "../lib/scripts/quote";
@@ -57,7 +57,7 @@ describe("rollback by release id", () => {
     return { failed: result.failed, requests: result.requests, error };
   }
 
-  const served = async (h: string) => (await fleet.must(h, sh`curl -fsS --max-time 5 ${`http://${subnet}.${10 + hosts.indexOf(h)}:8080/healthz`}`)).trim();
+  const served = (h: string) => servedRelease(fleet, subnet, hosts, h);
   const historyOf = async (h: string) => fleet.must(h, sh`cat ${`${rootOf(h)}/.cutover/history.log`}`);
 
   beforeAll(async () => {

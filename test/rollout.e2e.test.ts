@@ -7,8 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack, UpResult } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
-import { FleetAccess, backendStatus, fleetAccess, underLoad } from "./support/fleet";
-import { sh } from "../lib/scripts/quote";
+import { FleetAccess, backendStatus, fleetAccess, underLoad, servedRelease } from "./support/fleet";
 
 const stackName = "rollouttest";
 const fleetDir = `/var/lib/cutover/test-fleets/${stackName}`;
@@ -49,7 +48,7 @@ describe("rolling a release through HAProxy", () => {
   /** Deploys under load; returns the load's totals and the deploy's error, if any. */
   const deployUnderLoad = (version: string, rollout: Rollout = {}) => underLoad(lbUrl, () => deploy(version, rollout));
 
-  const served = async (h: string) => (await fleet.must(h, sh`curl -fsS --max-time 5 ${`http://${subnet}.${10 + hosts.indexOf(h)}:8080/healthz`}`)).trim();
+  const served = (h: string) => servedRelease(fleet, subnet, hosts, h);
   const allUp = async () => Object.values(await backendStatus(fleet, adminSocket, "web")).every((s) => s === "UP");
 
   beforeAll(async () => {

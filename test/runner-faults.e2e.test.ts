@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
-import { E2E_LOAD, FleetAccess, backendStatus, descendants, fleetAccess, processes } from "./support/fleet";
+import { E2E_LOAD, FleetAccess, backendStatus, descendants, fleetAccess, processes, servedRelease } from "./support/fleet";
 import { LoadResult, RunningLoad, startLoad } from "../stacks/load";
 import { DeployEvent, eventLogPath } from "../lib/runner/events";
 import { sh } from "../lib/scripts/quote";
@@ -123,7 +123,7 @@ describe("runner faults: host work survives its connection, put back only when k
   }
 
   const phaseSeen = (host: string, phase: string, since: number) => () => events(since).some((e) => e.kind === "phase" && e.host === host && e.phase === phase);
-  const served = async (h: string) => (await access.must(h, sh`curl -fsS --max-time 5 ${`http://${subnet}.${10 + hosts.indexOf(h)}:8080/healthz`}`)).trim();
+  const served = (h: string) => servedRelease(access, subnet, hosts, h);
   const status = () => backendStatus(access, adminSocket, "web");
   const lockFree = async (h: string) => (await access.run(h, sh`flock -n ${`${rootOf(h)}/.cutover/deploy.lock`} true`)).code === 0;
   const activations = async (h: string) =>

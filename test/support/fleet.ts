@@ -14,6 +14,14 @@ export interface FleetAccess {
   must(host: string, script: string): Promise<string>;
 }
 
+/**
+ * What the app on a local-fleet host answers on /healthz (its release id), asked on the host
+ * itself: host i of `hosts` listens on <subnet>.<10 + i>:8080.
+ */
+export async function servedRelease(fleet: FleetAccess, subnet: string, hosts: readonly string[], host: string): Promise<string> {
+  return (await fleet.must(host, sh`curl -fsS --max-time 5 ${`http://${subnet}.${10 + hosts.indexOf(host)}:8080/healthz`}`)).trim();
+}
+
 export function fleetAccess(outputs: OutputMap): FleetAccess {
   const ssh = outputs.ssh.value as {
     user: string;
