@@ -98,16 +98,16 @@ export function checkpointReleases(backendUrl: string | undefined, project: stri
     } catch {
       continue;
     }
-    // Named <stack>-<unix nanoseconds>: by length, then by text, is by time.
-    const stamp = (n: string) => n.replace(/\.history\.json(\.gz)?$/, "").replace(/^.*-/, "");
+    // Named <stack>-<unix nanoseconds>: newest first is the longest stamp, then the greatest.
+    const stamp = (m: RegExpMatchArray) => m[1].replace(/^.*-/, "");
     const entries = names
-      .filter((n) => /\.history\.json(\.gz)?$/.test(n))
-      .sort((a, b) => stamp(b).length - stamp(a).length || (stamp(b) > stamp(a) ? 1 : stamp(b) < stamp(a) ? -1 : 0))
+      .map((name) => name.match(/^(.*)\.history\.json(\.gz)?$/))
+      .filter((m): m is RegExpMatchArray => m !== null)
+      .sort((a, b) => stamp(b).length - stamp(a).length || stamp(b).localeCompare(stamp(a)))
       .slice(0, newest);
-    for (const name of entries) {
-      const m = name.match(/^(.*)\.history\.json(\.gz)?$/)!;
+    for (const m of entries) {
       try {
-        const h = read(path.join(dir, name)) as { startTime?: number; kind?: string };
+        const h = read(path.join(dir, m[0])) as { startTime?: number; kind?: string };
         const cp = read(path.join(dir, `${m[1]}.checkpoint.json${m[2] ?? ""}`)) as {
           checkpoint?: { latest?: { resources?: Array<{ type: string; outputs?: Record<string, unknown> }> } };
         };

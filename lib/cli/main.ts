@@ -150,7 +150,7 @@ const commands: Record<string, Command> = {
       const ref = await stackOf(p);
       const [app, releases] = await Promise.all([requireApp(ref), recentReleases(ref, steps + 1)]);
       // The newest successful update's release is what the stack's releaseId output says; the
-      // outputs (two more CLI runs) are read only for a stack whose history names none.
+      // outputs (one more CLI run) are read only for a stack whose history names none.
       const current = releases[0] ?? (await currentRelease(ref));
       let target = str(p, "to");
       if (target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(target)) {
