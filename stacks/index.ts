@@ -69,6 +69,10 @@ function localFleet() {
   });
 }
 
+/** The `hosts` output, the same for every target: where each app listens, its root, its standby slot. */
+const hostsOutput = (hosts: Host[]) =>
+  hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, port: h.app.port, root: h.root, ...(h.standby ? { standby: { port: h.standby.port, server: h.standby.server } } : {}) }));
+
 /** Where a stack deploys: its hosts, the balancer in front of them, and outputs describing them. */
 interface Target {
   hosts: Host[];
@@ -95,7 +99,7 @@ function localTarget(): Target {
     outputs: {
       lbUrl: fleet.loadBalancer.url,
       gateway: `${fleet.gateway.ssh.address}:${fleet.gateway.ssh.port}`,
-      hosts: fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, root: h.root, ...(h.standby ? { standby: { port: h.standby.port, server: h.standby.server } } : {}) })),
+      hosts: hostsOutput(fleet.hosts),
       reachable: fleet.reachable,
       ssh: {
         user: fleet.gateway.ssh.user,
@@ -131,7 +135,7 @@ async function sshTarget(): Promise<Target> {
     loadBalancer: lb && haproxyMembership({ host: lb.host, adminSocket: lb.adminSocket, backend: lb.backend, role: lb.role }),
     outputs: {
       lbUrl: lb?.url,
-      hosts: parsed.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, port: h.app.port, root: h.root, ...(h.standby ? { standby: { port: h.standby.port, server: h.standby.server } } : {}) })),
+      hosts: hostsOutput(parsed.hosts),
       ssh: sshAccess(lb && !parsed.hosts.includes(lb.host) ? [...parsed.hosts, lb.host] : parsed.hosts),
       deployKey: privateKey,
       loadBalancer: lb && { host: lb.host.name, adminSocket: lb.adminSocket, backend: lb.backend },
@@ -160,7 +164,7 @@ function awsTarget(): Target {
     outputs: {
       lbUrl: fleet.lbUrl,
       gateway: pulumi.interpolate`${fleet.bastion.ssh.address}:22`,
-      hosts: fleet.hosts.map((h) => ({ name: h.name, roles: h.roles, address: h.app.address, port: h.app.port, root: h.root, ...(h.standby ? { standby: { port: h.standby.port, server: h.standby.server } } : {}) })),
+      hosts: hostsOutput(fleet.hosts),
       targetGroupArn: fleet.targetGroupArn,
       ssh: sshAccess(fleet.hosts),
       deployKey: config.requireSecret("sshPrivateKey"),
