@@ -50,6 +50,15 @@ function events(since: number): DeployEvent[] {
     .filter((e) => e.t >= since);
 }
 
+/** SIGKILL, unless the process ended since it was listed (a session closing on its own: ESRCH). */
+function killIfAlive(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+  }
+}
+
 function agentPids(): number[] {
   return processes().filter((p) => p.cmdline.includes("runner/agent-main.js")).map((p) => p.pid);
 }
@@ -105,7 +114,13 @@ describe("runner faults: host work survives its connection, put back only when k
     child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
     return (async () => {
-      await Promise.all([exited, during?.(since)]);
+      // The fault's own failure is reported only once `pulumi up` has exited: a test that
+      // failed while it ran once left it holding the stack lock, and every later test failed.
+      const [, fault] = await Promise.allSettled([exited, during?.(since)]);
+      if (fault.status === "rejected") {
+        await running.stop();
+        throw fault.reason;
+      }
       const load = await running.stop();
       const code = await exited;
       console.log(`[runner-faults] up exit ${code}: ${load.requests} requests, ${load.failed} failed`);
@@ -186,7 +201,7 @@ describe("runner faults: host work survives its connection, put back only when k
     const r = await upUnderLoad(async (since) => {
       await waitFor("web1's job to start", phaseSeen("web1", "switch", since), 120_000);
       const killed = descendants(sshd);
-      for (const pid of killed) process.kill(pid, "SIGKILL");
+      for (const pid of killed) killIfAlive(pid);
       console.log(`[runner-faults] killed web1's ${killed.length} sshd session process(es) mid-switch`);
     });
     expect(r.code, r.output).toBe(0);
@@ -203,7 +218,7 @@ describe("runner faults: host work survives its connection, put back only when k
 
   it("web1's SSH session killed between deploys: the next up dials web1 again and completes", async () => {
     const sshd = Number(fs.readFileSync(`${fleetDir}/web1/ssh/sshd.pid`, "utf8").trim());
-    for (const pid of descendants(sshd)) process.kill(pid, "SIGKILL");
+    for (const pid of descendants(sshd)) killIfAlive(pid);
     await configure("3");
     await deployed("3");
   }, 300_000);
@@ -212,7 +227,7 @@ describe("runner faults: host work survives its connection, put back only when k
     await configure("4", {}, { timeouts: short });
     const r = await upUnderLoad(async (since) => {
       await waitFor("web1's job to start", phaseSeen("web1", "switch", since), 120_000);
-      for (const pid of agentPids()) process.kill(pid, "SIGKILL");
+      for (const pid of agentPids()) killIfAlive(pid);
     });
     expect(r.code).not.toBe(0);
     expect(r.output).toContain("the deploy agent went away before the step finished");
@@ -354,7 +369,7 @@ describe("runner faults: host work survives its connection, put back only when k
   it("a host that cannot be reached fails its step within a bounded time, naming the host", async () => {
     const sshd = Number(fs.readFileSync(`${fleetDir}/web4/ssh/sshd.pid`, "utf8").trim());
     process.kill(sshd, "SIGSTOP");
-    for (const pid of descendants(sshd)) process.kill(pid, "SIGKILL");
+    for (const pid of descendants(sshd)) killIfAlive(pid);
     try {
       await configure("13");
       const t0 = Date.now();
