@@ -211,7 +211,10 @@ describe("runner faults: host work survives its connection, put back only when k
     const at = (phase: string) => events(r.since).find((e) => e.kind === "phase" && e.host === "web1" && e.phase === phase)!.t;
     const hidden = (at("in-rotation") - at("hidden")) / 1000;
     console.log(`[runner-faults] web1 out of rotation ${hidden.toFixed(1)} s with its session killed mid-switch`);
-    expect(hidden).toBeLessThan(30);
+    // What the deploy said of web1, and web1's timeline, for a failure to be read from CI's log.
+    const web1Said = r.output.split("\n").filter((l) => l.includes("web1")).join("\n");
+    const timeline = events(r.since).filter((e) => e.kind !== "phase" || e.host === "web1").map((e) => `${((e.t - r.since) / 1000).toFixed(1)} ${JSON.stringify(e)}`).join("\n");
+    expect(hidden, `${web1Said}\n${timeline}`).toBeLessThan(30);
     ids["2"] = (await app.outputs()).releaseId.value as string;
     await settledOn(ids["2"]);
   }, 300_000);

@@ -27,7 +27,14 @@ import {
 } from "../scripts/host-job";
 
 /** One attach waits at most this long on the host before asking again (keeps channels short). */
-const ATTACH_WAIT_SECONDS = 20;
+const ATTACH_WAIT_SECONDS = 10;
+/**
+ * How long past its own bounded wait a start or an attach may stay silent while the host is out
+ * of rotation. Either is safe to give up on (the job runs on, and the next attach asks again on
+ * a fresh channel), so a channel that went quiet costs seconds, not a long margin: a session
+ * killed mid-switch once kept web1 hidden 53 s, a start waiting out 20 + 30 s.
+ */
+const JOB_CHANNEL_SLACK_SECONDS = 10;
 /** Room for the SSH round trip around a command's own bounded work. */
 const MARGIN_SECONDS = 30;
 
@@ -74,7 +81,7 @@ async function startDetached(
 ): Promise<string> {
   const jobId = `${Date.now()}-${job.kind}-${randomBytes(3).toString("hex")}`;
   const script = startJob({ ...job, jobId, by: ctx.deployer, lock: { owner: ctx.deployer, stack: ctx.stack }, attachSeconds: ATTACH_WAIT_SECONDS });
-  const r = await pool.run(h.ssh, script, { limitSeconds: ATTACH_WAIT_SECONDS + MARGIN_SECONDS });
+  const r = await pool.run(h.ssh, script, { limitSeconds: ATTACH_WAIT_SECONDS + JOB_CHANNEL_SLACK_SECONDS });
   if (r.abnormal) {
     log("stderr", `cutover[${h.name}] ${step}: lost touch with the host while starting its job (${r.abnormal}); reconnecting\n`);
     return jobId;
@@ -127,7 +134,7 @@ export function sshHostOps(
       let lastProblem = "";
       while (Date.now() < deadline) {
         const wait = Math.max(1, Math.min(ATTACH_WAIT_SECONDS, Math.ceil((deadline - Date.now()) / 1000)));
-        const r = await pool.run(h.ssh, attachJob({ root: h.root, host: h.name, jobId, waitSeconds: wait }), { limitSeconds: wait + MARGIN_SECONDS }).catch(
+        const r = await pool.run(h.ssh, attachJob({ root: h.root, host: h.name, jobId, waitSeconds: wait }), { limitSeconds: wait + JOB_CHANNEL_SLACK_SECONDS }).catch(
           (e: Error) => ({ code: 255, stdout: "", stderr: "", abnormal: e.message }),
         );
         const reply = r.code === 0 ? parseAttach(r.stdout) : undefined;
