@@ -7,7 +7,7 @@
 export { ComponentResource, CustomResource, mergeOptions } from "@pulumi/pulumi/resource";
 export type { ComponentResourceOptions, CustomResourceOptions, Resource } from "@pulumi/pulumi/resource";
 export { Output, all, interpolate, output, secret, unsecret } from "@pulumi/pulumi/output";
-export type { Input } from "@pulumi/pulumi/output";
+export type { Input, Inputs } from "@pulumi/pulumi/output";
 export { Config } from "@pulumi/pulumi/config";
 export { getProject, getStack } from "@pulumi/pulumi/metadata";
 export { StackReference } from "@pulumi/pulumi/stackReference";

@@ -8,6 +8,9 @@ PULUMI_VERSION=v3.259.0
 # serves: that is the newest language host this machine can build. It speaks the same
 # LanguageRuntime protocol and starts programs through the installed SDK's `cmd/run`.
 LANGHOST_SDK_VERSION=v3.68.0
+# The YAML language host (github.com/pulumi/pulumi-yaml), for programs that use the package
+# from YAML (examples/yaml).
+YAML_VERSION=v1.25.0
 # pulumi-command v1.2.1 (the npm package is pinned to the same release).
 COMMAND_VERSION=v1.2.1
 COMMAND_COMMIT=7f3eb6f3b77cd0fa3895ba437a695dd393f7dd25

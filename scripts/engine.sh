@@ -11,9 +11,9 @@
 # prebuilt binary, only Go modules.
 #
 # Usage: engine.sh                 make the engine ready (the default)
-#        engine.sh build <part>    build one part (cli | language-nodejs) if it is missing
+#        engine.sh build <part>    build one part (cli | language-nodejs | language-yaml) if it is missing
 #        engine.sh verify          check the Go module cache against the committed go.sum files
-#        engine.sh pin             regenerate scripts/engine/*/go.{mod,sum} after a version bump
+#        engine.sh pin [part]      regenerate scripts/engine/*/go.{mod,sum} after a version bump
 #                                  (needs the checksum database: this is where sums are trusted)
 # CUTOVER_ENGINE_INSECURE_NO_CHECKSUMS=1 builds without any checksum verification (loudly).
 set -euo pipefail
@@ -98,10 +98,18 @@ part_spec() {
       pins="github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION"
       replaces="-replace=golang.org/x/text=golang.org/x/text@v0.3.6"
       ;;
-    *) die "unknown part \"$1\" (cli | language-nodejs)" ;;
+    language-yaml)
+      # The YAML language host: a YAML program uses the package (lib/package) like any other.
+      pkg=github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml
+      out="$CUTOVER_ENGINE_DIR/bin/pulumi-language-yaml"
+      ldflags="$ldflags_base -X github.com/pulumi/pulumi-yaml/pkg/version.Version=$YAML_VERSION"
+      pins="github.com/pulumi/pulumi-yaml@$YAML_VERSION"
+      replaces=""
+      ;;
+    *) die "unknown part \"$1\" (cli | language-nodejs | language-yaml)" ;;
   esac
 }
-parts="cli language-nodejs"
+parts="cli language-nodejs language-yaml"
 
 # Identity of a committed wrapper module: a binary is reused only if built from exactly it.
 pin_id() { cat "$1/go.mod" "$1/go.sum" | sha256sum | cut -d' ' -f1; }
@@ -195,7 +203,7 @@ pin_all() {
   go_setup
   [ "${GOSUMDB:-}" != off ] || die "pin needs the checksum database"
   local name pkg out ldflags pins replaces tmp r p
-  for name in $parts; do
+  for name in ${1:-$parts}; do
     part_spec "$name"
     tmp="$(mktemp -d)"
     ( cd "$tmp"
@@ -302,9 +310,9 @@ ensure_cutover_plugin() {
 
 case "${1:-}" in
   "") ;;
-  build) [ $# -eq 2 ] || die "usage: engine.sh build <cli|language-nodejs>"; build_part "$2"; exit 0 ;;
+  build) [ $# -eq 2 ] || die "usage: engine.sh build <cli|language-nodejs|language-yaml>"; build_part "$2"; exit 0 ;;
   verify) verify_all; exit ;;
-  pin) pin_all; exit 0 ;;
+  pin) pin_all "${2:-}"; exit 0 ;;
   -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
   *) die "unknown command \"$1\" (engine.sh [build <part> | verify | pin])" ;;
 esac

@@ -3,7 +3,7 @@
 // spread as whiskers). `node dist/stacks/bench-report.js` regenerates both from latest.json.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { projectDir } from "./app-config";
+import { projectDir } from "./project-dir";
 
 export interface BenchRun {
   tool: string;

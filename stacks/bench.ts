@@ -15,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { Stack } from "@pulumi/pulumi/automation";
-import { projectDir } from "./app-config";
+import { projectDir } from "./project-dir";
 import { DeployOptions, deployUnderLoad, fleetAdminSocket, fleetStack, setRelease, timedPulumi } from "./driver";
 import { BenchRun, writeReport } from "./bench-report";
 import { validatePauseMs } from "./load";

@@ -6,7 +6,7 @@
 // a rollback to v1 only moves the traffic back; it prints the capacity and the rollback time.
 // `npm run demo -- --destroy [--strategy overlap]` removes the fleet (no process, no file left).
 import { parseArgs } from "node:util";
-import { projectDir } from "./app-config";
+import { projectDir } from "./project-dir";
 import { DeployMeasure, deployUnderLoad, fleetAdminSocket, fleetStack, setRelease } from "./driver";
 import { latestDeployEvents } from "../lib/runner/events";
 

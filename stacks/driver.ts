@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { projectDir } from "./app-config";
+import { projectDir } from "./project-dir";
 import { runProcess } from "../lib/engine/command-provider/run";
 import { LoadOptions, startLoad } from "./load";
 import { followRollout } from "./progress";

@@ -1,7 +1,7 @@
 // The `cutover:fleet` config block: the embedded local fleet of the dev stack. Read only by
 // stacks/index.ts.
 import type { LocalFleetHostSpec } from "../lib/providers/hosts/local-fleet";
-import type { Keys } from "./app-config";
+import type { Keys } from "../lib/config/app-config";
 
 export interface FleetConfig {
   subnet?: string;

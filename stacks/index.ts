@@ -13,7 +13,8 @@ import { buildArtifact } from "../lib/artifact";
 import type { Ec2FleetArgs } from "../lib/providers/hosts/ec2";
 import { validateRollout } from "../lib/components/validate-deployment";
 import { CutoverInputError } from "../lib/plan";
-import { AppConfig, appConfigKey, artifactDir, checkAppConfig, deploymentSettings, resolveSource } from "./app-config";
+import { AppConfig, appConfigKey, artifactDir, checkAppConfig, deploymentSettings, resolveSource } from "../lib/config/app-config";
+import { projectDir } from "./project-dir";
 import { FleetConfig, fleetConfigKey } from "./fleet-config";
 import { checkStackConfig } from "./stack-config";
 import { asRefusal, refusingBadInput, stackOutput } from "./refusal";
@@ -40,7 +41,7 @@ refusingBadInput(() => {
 });
 const stack = pulumi.getStack();
 const app = config.getObject<AppConfig>("app");
-if (app) refusingBadInput(() => checkAppConfig(app, stack), appConfigKey);
+if (app) refusingBadInput(() => checkAppConfig(app, stack, projectDir), appConfigKey);
 const hiding = app?.rollout?.hideFromLoadBalancer !== false;
 
 // dev's fleet: its layout, and the rollout over its hosts (a batch that would empty the
@@ -190,7 +191,7 @@ const deployment = target.then((fleet) =>
           new Deployment("app", {
             ...deploymentSettings(app, stack),
             hosts: fleet.hosts,
-            ...(app.release ? {} : { artifact: buildArtifact({ sourceDir: resolveSource(app), versionLabel: app.version, outDir: artifactDir() }) }),
+            ...(app.release ? {} : { artifact: buildArtifact({ sourceDir: resolveSource(app, projectDir), versionLabel: app.version, outDir: artifactDir() }) }),
             loadBalancer: hiding ? fleet.loadBalancer : undefined,
           }),
         deploymentConfigKey,

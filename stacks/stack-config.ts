@@ -2,9 +2,9 @@
 // `cutover:app`, `cutover:fleet`, `cutover:inventory` and `cutover:aws` blocks, so that a misspelt key is refused with the key it
 // was meant to be instead of being ignored (and its default used) without a word.
 import { UnknownKeyError, nearestKey, refuseUnknownKeys } from "../lib/plan";
-import { APP_CONFIG_KEYS } from "./app-config";
+import { APP_CONFIG_KEYS } from "../lib/config/app-config";
 import { FLEET_CONFIG_KEYS } from "./fleet-config";
-import { AWS_CONFIG_KEYS, INVENTORY_CONFIG_KEYS, INVENTORY_FROM_STACK_KEYS } from "./provider-config";
+import { AWS_CONFIG_KEYS, INVENTORY_CONFIG_KEYS, INVENTORY_FROM_STACK_KEYS } from "../lib/config/inventory-keys";
 
 /** Every `cutover:` key a stack may set; `notify` is read by the `cutover` command, not the program. */
 export const STACK_CONFIG_KEYS = ["provider", "fleet", "fleetName", "app", "inventory", "sshPrivateKey", "aws", "appEnvironment", "notify"];

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
+import { TempProject, repoRoot, requireEngine, stackOnSharedBackend, tearDownStacks } from "./support/engine";
 import { E2E_LOAD, FleetAccess, backendStatus, fleetAccess, servedRelease } from "./support/fleet";
 import { startLoad } from "../stacks/load";
 import { runProcess } from "../lib/engine/command-provider/run";
@@ -53,11 +53,7 @@ describe("an app stack deploying to a fleet stack's servers over SSH (StackRefer
   }, 300_000);
 
   afterAll(async () => {
-    for (const s of [app, fleet]) {
-      await s?.destroy().catch(() => undefined);
-      await s?.workspace.removeStack(s.name, { force: true }).catch(() => undefined);
-    }
-    for (const p of projects.reverse()) p.cleanup();
+    await tearDownStacks([app, fleet], projects);
     fs.rmSync(appDir, { recursive: true, force: true });
   }, 300_000);
 

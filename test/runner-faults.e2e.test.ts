@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { TempProject, repoRoot, requireEngine, stackOnSharedBackend } from "./support/engine";
+import { TempProject, repoRoot, requireEngine, stackOnSharedBackend, tearDownStacks } from "./support/engine";
 import { E2E_LOAD, FleetAccess, backendStatus, descendants, fleetAccess, processes, servedRelease } from "./support/fleet";
 import { LoadResult, RunningLoad, startLoad } from "../stacks/load";
 import { DeployEvent, eventLogPath } from "../lib/runner/events";
@@ -187,11 +187,7 @@ describe("runner faults: host work survives its connection, put back only when k
   afterAll(async () => {
     await Promise.all(loads.map((l) => l.stop().catch(() => undefined)));
     await Promise.all(hosts.map((h) => access?.run(h, "pkill -x sleep || true").catch(() => undefined)));
-    for (const s of [app, fleet]) {
-      await s?.destroy().catch(() => undefined);
-      await s?.workspace.removeStack(s.name, { force: true }).catch(() => undefined);
-    }
-    for (const p of projects.reverse()) p.cleanup();
+    await tearDownStacks([app, fleet], projects);
     fs.rmSync(appDir, { recursive: true, force: true });
   }, 600_000);
 

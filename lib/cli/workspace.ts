@@ -125,7 +125,7 @@ export function allConfig(ref: StackRef): Promise<ConfigMap> {
   return configs.get(ref)!;
 }
 
-/** The stack's `cutover:app` block (stacks/app-config.ts AppConfig), or undefined. */
+/** The stack's `cutover:app` block (lib/config/app-config.ts AppConfig), or undefined. */
 export async function appConfig(ref: StackRef): Promise<Record<string, unknown> | undefined> {
   const all = await allConfig(ref);
   const v = all["cutover:app"];

@@ -1,14 +1,15 @@
-// The `cutover:app` config block: what to deploy and how. Read only by stacks/index.ts.
+// The app block: what to deploy and how. `cutover:app` in a TypeScript stack (stacks/index.ts),
+// the `app` argument of the multi-language Deployment component (lib/package).
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { CommandTimeouts, MigrationSpec, PrepareSpec, RoleCheckSpec, SmokeSpec, plan } from "../lib";
-import { DEFAULT_TIMEOUTS } from "../lib/components/deployment";
-import { validateDeploymentSettings, type DeploymentSettings } from "../lib/components/validate-deployment";
-import { CutoverInputError, validateVersionLabel, type KeyShape } from "../lib/plan";
+import type { CommandTimeouts } from "../runner/context";
+import { DEFAULT_TIMEOUTS, type MigrationSpec, type PrepareSpec, type RoleCheckSpec, type SmokeSpec } from "../components/deployment";
+import { validateDeploymentSettings, type DeploymentSettings } from "../components/validate-deployment";
+import { CutoverInputError, validateVersionLabel, type BatchSize, type KeyShape } from "../plan";
 
 export interface AppConfig {
-  /** App directory, relative to the project (or absolute). */
+  /** App directory, relative to the project's directory (or absolute). */
   source: string;
   /** Version label: part of the release id. */
   version: string;
@@ -25,7 +26,7 @@ export interface AppConfig {
   /** Who deploys; defaults to the local user. */
   deployer?: string;
   rollout?: {
-    batchSize?: plan.BatchSize;
+    batchSize?: BatchSize;
     smoke?: SmokeSpec;
     checks?: Record<string, RoleCheckSpec>;
     restoreCycled?: boolean;
@@ -38,7 +39,7 @@ export interface AppConfig {
     /** overlap: seconds the previous slot stays warm for an instant rollback (default 300). */
     warmSeconds?: number;
     /** The first batch holds as a canary: { hosts: 1 | "10%", holdSeconds, maxErrorRate (0–1) }. */
-    canary?: { hosts?: plan.BatchSize; holdSeconds?: number; maxErrorRate: number };
+    canary?: { hosts?: BatchSize; holdSeconds?: number; maxErrorRate: number };
     /** Fewest servers of the backend kept in rotation while one is hidden. */
     minInRotation?: number;
   };
@@ -46,10 +47,9 @@ export interface AppConfig {
   timeouts?: Partial<CommandTimeouts>;
 }
 
-export const projectDir = path.resolve(__dirname, "..", "..");
-
-export function resolveSource(app: AppConfig): string {
-  return path.isAbsolute(app.source) ? app.source : path.join(projectDir, app.source);
+/** The app directory: `source` as written, relative to `baseDir` (the project's directory). */
+export function resolveSource(app: AppConfig, baseDir: string): string {
+  return path.isAbsolute(app.source) ? app.source : path.join(baseDir, app.source);
 }
 
 /** Built artifacts are kept outside the repo, beside the engine cache. */
@@ -145,18 +145,18 @@ export function appConfigKey(argument: string): string | undefined {
  * Everything about the block that can be checked before any resource exists: what to deploy
  * (the release, or the version label and an app directory that is there) and the settings.
  */
-export function checkAppConfig(app: AppConfig, stack: string): void {
+export function checkAppConfig(app: AppConfig, stack: string, baseDir: string): void {
   if (!app.release) {
     validateVersionLabel(app.version, "version");
-    checkSource(app);
+    checkSource(app, baseDir);
   }
   validateDeploymentSettings(deploymentSettings(app, stack));
 }
 
-function checkSource(app: AppConfig): void {
-  const fix = `give the app's directory, relative to the project (${projectDir}) or absolute`;
+function checkSource(app: AppConfig, baseDir: string): void {
+  const fix = `give the app's directory, relative to the project (${baseDir}) or absolute`;
   if (typeof app.source !== "string" || app.source === "") throw new CutoverInputError("source", app.source, fix);
-  const dir = resolveSource(app);
+  const dir = resolveSource(app, baseDir);
   let stat: fs.Stats;
   try {
     stat = fs.statSync(dir);

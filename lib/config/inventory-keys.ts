@@ -1,9 +1,9 @@
 // Every key of the `cutover:inventory` (existing servers) and `cutover:aws` (EC2) blocks, so a
 // misspelt one (`hostkey`, `adminsocket`, `instance_type`) is refused with the key it was meant
 // to be instead of being ignored. Typed against the library's specs, as app-config.ts does.
-import type { KeyShape } from "../lib/plan";
-import type { InventoryEndpointSpec, InventoryHostSpec, InventorySpec, InventoryStandbySpec } from "../lib/providers/hosts/inventory";
-import type { Ec2FleetArgs, Ec2HostSpec, Ec2SubnetSpec } from "../lib/providers/hosts/ec2";
+import type { KeyShape } from "../plan";
+import type { InventoryEndpointSpec, InventoryHostSpec, InventorySpec, InventoryStandbySpec } from "../providers/hosts/inventory";
+import type { Ec2FleetArgs, Ec2HostSpec, Ec2SubnetSpec } from "../providers/hosts/ec2";
 import type { Keys } from "./app-config";
 
 const endpointKeys: Keys<InventoryEndpointSpec>["keys"] = { address: "any", port: "any", user: "any", hostKey: "any", gateway: "any" };

@@ -14,6 +14,8 @@ export class CutoverInputError extends Error {
    * `cutover:app.version`) can say the same with the name its user wrote.
    */
   readonly says: string;
+  /** What to do, without the name and the value: for a reporter that shows those itself (the engine's property errors). */
+  readonly fix: string;
 
   /** `says` replaces the usual `<value> is invalid: <fix>` where a refusal reads better otherwise. */
   constructor(argument: string, value: unknown, fix: string, says = ` ${describeValue(value)} is invalid: ${fix}`) {
@@ -22,6 +24,7 @@ export class CutoverInputError extends Error {
     this.argument = argument;
     this.value = value;
     this.says = says;
+    this.fix = fix;
   }
 
   /** The same refusal, naming the argument as `name`. */

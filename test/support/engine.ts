@@ -107,3 +107,12 @@ export async function stackOnSharedBackend(projects: TempProject[], stackName: s
   projects.push(project);
   return LocalWorkspace.createStack({ stackName, workDir: project.dir }, { envVars: projects[0].envVars });
 }
+
+/** Destroys and removes the stacks (in the order given), then the temp projects behind them. */
+export async function tearDownStacks(stacks: Array<Stack | undefined>, projects: TempProject[]): Promise<void> {
+  for (const s of stacks) {
+    await s?.destroy().catch(() => undefined);
+    await s?.workspace.removeStack(s.name, { force: true }).catch(() => undefined);
+  }
+  for (const p of projects.reverse()) p.cleanup();
+}
