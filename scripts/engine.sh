@@ -11,7 +11,7 @@
 # prebuilt binary, only Go modules.
 #
 # Usage: engine.sh                 make the engine ready (the default)
-#        engine.sh build <part>    build one part (cli | language-nodejs | language-yaml) if it is missing
+#        engine.sh build <part>    build one part (cli | language-nodejs | language-yaml | sdkgen) if it is missing
 #        engine.sh verify          check the Go module cache against the committed go.sum files
 #        engine.sh pin [part]      regenerate scripts/engine/*/go.{mod,sum} after a version bump
 #                                  (needs the checksum database: this is where sums are trusted)
@@ -106,13 +106,25 @@ part_spec() {
       pins="github.com/pulumi/pulumi-yaml@$YAML_VERSION"
       replaces=""
       ;;
-    *) die "unknown part \"$1\" (cli | language-nodejs | language-yaml)" ;;
+    sdkgen)
+      # Cutover's own main.go beside its go.mod: the Node.js SDK of a package schema, with
+      # Pulumi's code generator at the CLI's version (the v3.68 Node.js host cannot generate).
+      pkg=.
+      out="$CUTOVER_ENGINE_DIR/bin/cutover-sdkgen"
+      ldflags="$ldflags_base"
+      pins="github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION"
+      replaces=""
+      ;;
+    *) die "unknown part \"$1\" (cli | language-nodejs | language-yaml | sdkgen)" ;;
   esac
 }
-parts="cli language-nodejs language-yaml"
+parts="cli language-nodejs language-yaml sdkgen"
+# The parts `pin` regenerates from scratch; sdkgen's module holds code: after a version bump,
+# `go get github.com/pulumi/pulumi/pkg/v3@<version> && go mod tidy` in its directory.
+pinned_parts="cli language-nodejs language-yaml"
 
-# Identity of a committed wrapper module: a binary is reused only if built from exactly it.
-pin_id() { cat "$1/go.mod" "$1/go.sum" | sha256sum | cut -d' ' -f1; }
+# Identity of a committed wrapper module (and its code, if any): a binary is reused only if built from exactly it.
+pin_id() { cat "$1/go.mod" "$1/go.sum" $(ls "$1"/*.go 2>/dev/null) | sha256sum | cut -d' ' -f1; }
 
 check_module() {
   local name="$1" mod="$modules_dir/$1" pin
@@ -145,7 +157,7 @@ build_part() {
   if [ -n "$insecure" ]; then
     insecure_warning
     src="$work/module"
-    mkdir -p "$src" && cp "$mod/go.mod" "$src/"
+    mkdir -p "$src" && cp "$mod/go.mod" "$src/" && cp "$mod"/*.go "$src/" 2>/dev/null || true
     want="insecure: built without checksum verification"
   fi
   ( cd "$src"
@@ -203,7 +215,7 @@ pin_all() {
   go_setup
   [ "${GOSUMDB:-}" != off ] || die "pin needs the checksum database"
   local name pkg out ldflags pins replaces tmp r p
-  for name in ${1:-$parts}; do
+  for name in ${1:-$pinned_parts}; do
     part_spec "$name"
     tmp="$(mktemp -d)"
     ( cd "$tmp"
@@ -310,7 +322,7 @@ ensure_cutover_plugin() {
 
 case "${1:-}" in
   "") ;;
-  build) [ $# -eq 2 ] || die "usage: engine.sh build <cli|language-nodejs|language-yaml>"; build_part "$2"; exit 0 ;;
+  build) [ $# -eq 2 ] || die "usage: engine.sh build <cli|language-nodejs|language-yaml|sdkgen>"; build_part "$2"; exit 0 ;;
   verify) verify_all; exit ;;
   pin) pin_all "${2:-}"; exit 0 ;;
   -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;

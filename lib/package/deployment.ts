@@ -7,6 +7,8 @@
 // - `app`: what to deploy and how, the keys of a TypeScript stack's `cutover:app` block.
 // The engine asks Cutover's provider plugin to construct it (lib/engine/cutover-provider); the
 // plugin builds it here, in its own process, children and all.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "../pulumi";
 import { InputPropertyError } from "@pulumi/pulumi/errors";
 import { Deployment } from "../components/deployment";
@@ -37,8 +39,8 @@ class PackageDeployment extends pulumi.ComponentResource {
     const stack = pulumi.getStack();
     refuseUnknownKeys(app, APP_CONFIG_KEYS, "app");
     refuseUnknownKeys(inventory, INVENTORY_CONFIG_KEYS, "inventory");
-    // Relative paths are the program's: the engine starts the plugin in the project's directory.
-    checkAppConfig(app, stack, process.cwd());
+    const projectDir = projectDirectory();
+    checkAppConfig(app, stack, projectDir);
     const parsed = parseInventory(inventory, pulumi.secret(args.sshPrivateKey), "inventory");
     const lb = parsed.loadBalancer;
     const hiding = app.rollout?.hideFromLoadBalancer !== false;
@@ -47,7 +49,7 @@ class PackageDeployment extends pulumi.ComponentResource {
       {
         ...deploymentSettings(app, stack),
         hosts: parsed.hosts,
-        ...(app.release ? {} : { artifact: buildArtifact({ sourceDir: resolveSource(app, process.cwd()), versionLabel: app.version, outDir: artifactDir() }) }),
+        ...(app.release ? {} : { artifact: buildArtifact({ sourceDir: resolveSource(app, projectDir), versionLabel: app.version, outDir: artifactDir() }) }),
         loadBalancer: hiding && lb ? haproxyMembership({ host: lb.host, adminSocket: lb.adminSocket, backend: lb.backend, role: lb.role }) : undefined,
       },
       { parent: this },
@@ -55,6 +57,18 @@ class PackageDeployment extends pulumi.ComponentResource {
     this.releaseId = deployment.releaseId;
     this.rolloutPlan = deployment.rolloutPlan;
     this.registerOutputs({ releaseId: this.releaseId, rolloutPlan: this.rolloutPlan });
+  }
+}
+
+/**
+ * The program's project directory, which relative paths (`app.source`) are relative to: the
+ * engine starts the plugin in the program's directory (`main: bin/index.js` → bin/), at or
+ * below the one of Pulumi.yaml.
+ */
+function projectDirectory(): string {
+  for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
+    if (["Pulumi.yaml", "Pulumi.yml"].some((f) => fs.existsSync(path.join(dir, f)))) return dir;
+    if (path.dirname(dir) === dir) return process.cwd();
   }
 }
 

@@ -147,7 +147,7 @@ export function packageSchema(version: string): Record<string, unknown> {
     description: "Zero-downtime deploys of applications to fleets of servers.",
     keywords: ["deploy", "rolling", "zero-downtime", "kind/component"],
     license: "Apache-2.0",
-    language: { nodejs: { dependencies: { "@pulumi/pulumi": "^3.248.0" }, respectSchemaVersion: true } },
+    language: { nodejs: { packageName: "@cutover/sdk", dependencies: { "@pulumi/pulumi": "^3.248.0" }, respectSchemaVersion: true } },
     resources: {
       [DEPLOYMENT_TYPE]: {
         isComponent: true,
