@@ -1,7 +1,8 @@
 // Drift that Pulumi sees: hosts switched behind the stack's back (`ln -sfn` by hand, as another
 // stack or a person would) are listed by `pulumi preview --refresh` as exactly those hosts
 // changing; `pulumi refresh` records what they serve in the state; the next plain `pulumi up`
-// cycles them back under load with 0 failed requests, and a host whose deploy root was wiped is
+// cycles them back under load with 0 failed requests. A host whose live release directory was
+// emptied is recorded as such and refused until inspected; one whose deploy root was wiped is
 // prepared again and cycled. An unchanged `up` afterwards changes nothing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
@@ -10,6 +11,7 @@ import * as path from "node:path";
 import { EngineEvent, OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { repoRoot, requireEngine, stackUnderTest, StackUnderTest } from "./support/engine";
 import { E2E_LOAD, FleetAccess, fleetAccess, servedRelease } from "./support/fleet";
+import { NOT_PREPARED } from "../lib/engine/cutover-provider/host-state";
 import { startLoad } from "../stacks/load";
 import { latestDeployEvents } from "../lib/runner/events";
 import { sh } from "../lib/scripts/quote";
@@ -115,6 +117,31 @@ describe("drift seen by pulumi refresh and preview --refresh", () => {
       expect(await served(h), h).toBe(ids["2"]);
     }
     expect(await stateServed()).toEqual({ web1: ids["2"], web2: ids["2"], web3: ids["2"], web4: ids["2"] });
+  }, 400_000);
+
+  it("a host whose live release directory was emptied by hand: seen by refresh, refused by up until inspected, then prepared again and cycled", async () => {
+    // `current` still names the release; its directory (the .prepared marker with it) is empty.
+    const live = `${rootOf("web3")}/releases/${ids["2"]}`;
+    await fleet.must("web3", sh`rm -rf -- ${live} && mkdir -- ${live}`);
+    await stack.refresh();
+    expect((await stateServed()).web3).toBe(`${ids["2"]}${NOT_PREPARED}`);
+    // What the app runs from was changed by hand: the prepare step will not overwrite it unseen.
+    const refused = await stack.up().then(
+      () => "",
+      (e: Error) => e.message,
+    );
+    expect(refused).toContain(`cutover[web3] prepare: ${live} is the live release but has no .prepared marker; it was changed by hand — inspect it before deploying`);
+    for (const h of hosts) expect(await current(h), h).toBe(ids["2"]);
+    // Inspected and moved away: the next plain up prepares it again and cycles web3 alone.
+    await fleet.must("web3", sh`rm -rf -- ${live}`);
+    const events: EngineEvent[] = [];
+    await stack.up({ onEvent: (e) => events.push(e) });
+    expect(changedHosts(events)).toEqual(["web3"]);
+    const phases = latestDeployEvents(key).flatMap((e) => (e.kind === "phase" && e.host === "web3" ? [e.phase] : []));
+    expect(phases).toContain("prepared");
+    expect(phases).toContain("switched");
+    expect(await served("web3")).toBe(ids["2"]);
+    expect((await stateServed()).web3).toBe(ids["2"]);
   }, 400_000);
 
   it("a host whose deploy root was wiped is prepared again and cycled; an unchanged up afterwards changes nothing", async () => {

@@ -18,15 +18,29 @@ import * as util from "node:util";
 import { Connection, connectionError, describe, runRemote } from "../command-provider/ssh";
 import { Props, unwrap, wrapKeys } from "../command-provider/secrets";
 import { script, sh } from "../../scripts/quote";
+import { layout } from "../../scripts/layout";
 
 export const HOST_STATE = "cutover:index:HostState";
 const INPUTS = ["host", "release", "root", "connection"];
 
 const inputsOf = (props: Props) => Object.fromEntries(INPUTS.map((k) => [k, props[k]]));
 
-/** Where `current` points on the host: a release id, or "" when there is none (a wiped root). */
+/** What a host whose `current` names a release without its prepared directory serves. */
+export const NOT_PREPARED = " (release directory not prepared)";
+
+/**
+ * Where `current` points on the host: a release id; "" when there is none (a wiped root); the id
+ * and NOT_PREPARED when its release directory is gone or was never finished (emptied by hand).
+ */
 export async function servedRelease(c: Connection, root: string, host: string): Promise<string> {
-  const r = await runRemote(c, script([sh`cur=$(readlink -- ${`${root}/current`}) || exit 0`, 'printf "%s\\n" "${cur##*/}"']), undefined, {});
+  const l = layout(root);
+  const lines = [
+    sh`releases=${l.releasesDir}`,
+    sh`cur=$(readlink -- ${l.current}) || exit 0`,
+    'id="${cur##*/}"',
+    `if [ -f "$releases/$id/.prepared" ]; then printf '%s\\n' "$id"; else printf '%s%s\\n' "$id" ${sh`${NOT_PREPARED}`}; fi`,
+  ];
+  const r = await runRemote(c, script(lines), undefined, {});
   if (!r.reached) throw connectionError(c, r);
   if (r.code !== 0) throw new Error(`cutover: reading ${host}'s current release on ${describe(c)} failed (exit ${r.code}): ${r.stderr.trim()}`);
   return r.stdout.trim();
