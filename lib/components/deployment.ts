@@ -114,6 +114,19 @@ export const DEFAULT_TIMEOUTS: CommandTimeouts = {
   upload: 600,
 };
 
+/**
+ * The same value, known or not, without the resources it was computed from. The deploy context
+ * reads every host (a local fleet's hosts are resources), and every step waited on it: each
+ * step recorded every host's resources as its dependencies, 16.6 KB of URNs per step at 64
+ * hosts (6.4 MB of state, rewritten by every update). A step's order comes from its own
+ * dependsOn (its host, the prepares, the batch before); the value still waits for the hosts.
+ */
+function withoutDependencies<T>(o: pulumi.Output<T>): pulumi.Output<T> {
+  const internal = o as unknown as { promise(withUnknowns?: boolean): Promise<T>; isKnown: Promise<boolean>; isSecret: Promise<boolean> };
+  const OutputImpl = pulumi.Output as unknown as new (r: Set<never>, p: Promise<T>, k: Promise<boolean>, s: Promise<boolean>, a: Promise<Set<never>>) => pulumi.Output<T>;
+  return new OutputImpl(new Set(), internal.promise(true), internal.isKnown, internal.isSecret, Promise.resolve(new Set()));
+}
+
 /** Default minInRotation: the fronted hosts the plan keeps in rotation during its largest batch. */
 function defaultMinInRotation(args: DeploymentArgs, batches: RolloutBatch[]): number {
   const role = args.loadBalancer?.role;
@@ -177,11 +190,13 @@ export class Deployment extends pulumi.ComponentResource {
         checkout: process.cwd(),
       }));
     // The agent gets the context at the start of `up`; previews register nothing.
-    const registered = pulumi.unsecret(
-      context.apply(async (c) => {
-        if (!pulumi.isDryRun()) await registerDeploy(c);
-        return true;
-      }),
+    const registered = withoutDependencies(
+      pulumi.unsecret(
+        context.apply(async (c) => {
+          if (!pulumi.isDryRun()) await registerDeploy(c);
+          return true;
+        }),
+      ),
     );
     const step = { key, releaseId: this.releaseId, registered };
 
